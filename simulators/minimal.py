@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
 from eap.hsms.session import HsmsSession
-from eap.secs2.items import A, B, F8, L, U4, Item
+from eap.secs2.items import A, B, F8, Item, L, U4
 from eap.secs2.message import SecsMessage
 from eap.secs2.stream9 import IllegalData, UnrecognizedFunction, UnrecognizedStream
 

@@ -1,0 +1,1 @@
+"""Runtime: configuration, supervision, command line, logs and metrics."""

@@ -1,0 +1,185 @@
+"""The ``eap`` command line.
+
+``eap demo``       an equipment simulator and the host against it, in one process, printing
+                   the SECS-II traffic the host receives as SML;
+``eap simulate``   a minimal HSMS equipment (passive) that streams event reports;
+``eap host``       a minimal HSMS host (active) that prints what it receives;
+``eap version``    the version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import sys
+from collections.abc import Coroutine, Sequence
+from importlib import metadata
+from typing import Any
+
+import structlog
+
+from eap.hsms.connection import HsmsState
+from eap.runtime.structured_logging import configure_logging
+from eap.secs2.items import A, F8, Item, U4
+from eap.secs2.message import SecsMessage
+from simulators.minimal import MinimalEquipment, MinimalHost
+
+__all__ = ["main"]
+
+_log = structlog.get_logger("eap.cli")
+
+
+def _render(msg: SecsMessage) -> str:
+    try:
+        from eap.secs2.sml import to_sml
+    except ImportError:  # pragma: no cover
+        return repr(msg)
+    return to_sml(msg)
+
+
+def _coater_values(n: int, rng: random.Random) -> list[Item]:
+    """Values a coater reports per reel segment: ids, counts and measurements."""
+    return [
+        A("COATER-01"),
+        A(f"REEL-{2400 + n // 50:05d}"),
+        U4(n),
+        F8(round(rng.gauss(80.0, 0.4), 3)),  # wet film thickness, um
+        F8(round(rng.gauss(80.0, 0.1), 3)),  # target, um
+        F8(round(rng.gauss(12.0, 0.05), 2)),  # web speed, m/min
+        U4(1150),  # web width, mm
+        F8(round(rng.gauss(-52.0, 1.5), 1)),  # dew point, C
+        F8(round(rng.gauss(110.0, 0.8), 1)),  # dryer zone 1, C
+        A("OK"),
+    ]
+
+
+async def _demo(events: int | None, interval: float) -> int:
+    rng = random.Random(7)
+    equipment = MinimalEquipment(mdln="COATER-SIM", softrev="0.1.0")
+    await equipment.start()
+    shown = 0
+
+    def show(msg: SecsMessage) -> None:
+        nonlocal shown
+        shown += 1
+        print(f"--- host received event report #{shown}", flush=True)
+        print(_render(msg), flush=True)
+
+    host = MinimalHost(port=equipment.port, on_event=show, name="EAP")
+    await host.start()
+    try:
+        await host.session.wait_selected(10)
+        await equipment.session.wait_selected(10)
+        reply = await host.establish_communication()
+        print("--- host: S1F13 -> equipment answered", flush=True)
+        print(_render(reply) if reply else "(no reply)", flush=True)
+        ident = await host.are_you_there()
+        print("--- host: S1F1 -> equipment answered", flush=True)
+        print(_render(ident) if ident else "(no reply)", flush=True)
+        n = 0
+        while events is None or n < events:
+            await equipment.send_event(ceid=3001, values=_coater_values(n, rng), rptid=30)
+            n += 1
+            await asyncio.sleep(interval)
+    finally:
+        await host.stop()
+        await equipment.stop()
+    return 0
+
+
+async def _simulate(host: str, port: int, device_id: int, interval: float) -> int:
+    rng = random.Random()
+    eq = MinimalEquipment(host, port, device_id=device_id, mdln="COATER-SIM")
+    await eq.start()
+    print(f"equipment listening on {host}:{eq.port} (device id {device_id})", flush=True)
+    n = 0
+    try:
+        while True:
+            if eq.session.selected:
+                with contextlib.suppress(Exception):
+                    await eq.send_event(3001, _coater_values(n, rng), rptid=30)
+                    n += 1
+            await asyncio.sleep(interval)
+    finally:
+        await eq.stop()
+
+
+async def _host(host: str, port: int, device_id: int) -> int:
+    h = MinimalHost(host, port, device_id=device_id,
+                    on_event=lambda m: print(_render(m), flush=True))
+    dropped = asyncio.Event()
+
+    def on_state(_previous: HsmsState, current: HsmsState) -> None:
+        if current is not HsmsState.SELECTED:
+            dropped.set()
+
+    h.session.add_state_listener(on_state)
+    await h.start()
+    try:
+        while True:
+            await h.session.wait_selected()
+            dropped.clear()
+            with contextlib.suppress(Exception):
+                await h.establish_communication()
+            await dropped.wait()
+    finally:
+        await h.stop()
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(coro)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="eap", description="SECS/GEM equipment-automation gateway")
+    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="simulator + host in one process, traffic shown as SML")
+    d.add_argument("--events", type=int, default=None, help="stop after N event reports")
+    d.add_argument("--interval", type=float, default=1.0, help="seconds between reports")
+
+    s = sub.add_parser("simulate", help="run a minimal HSMS equipment (passive)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--device-id", type=int, default=0)
+    s.add_argument("--interval", type=float, default=1.0)
+
+    h = sub.add_parser("host", help="run a minimal HSMS host (active) printing events")
+    h.add_argument("--host", default="127.0.0.1")
+    h.add_argument("--port", type=int, default=5000)
+    h.add_argument("--device-id", type=int, default=0)
+
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``eap`` console script."""
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level, json=True if args.log_json else None)
+    try:
+        if args.command == "demo":
+            return _run(_demo(args.events, args.interval))
+        if args.command == "simulate":
+            return _run(_simulate(args.host, args.port, args.device_id, args.interval))
+        if args.command == "host":
+            return _run(_host(args.host, args.port, args.device_id))
+        if args.command == "version":
+            print(metadata.version("eap-gateway"))
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
