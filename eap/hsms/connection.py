@@ -55,8 +55,8 @@ from eap.hsms.errors import (
 )
 from eap.hsms.header import (
     CONTROL_SESSION_ID,
-    HEADER_STRUCT,
     DeselectStatus,
+    HEADER_STRUCT,
     HsmsHeader,
     PType,
     RejectReason,
@@ -64,7 +64,7 @@ from eap.hsms.header import (
     SType,
 )
 from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
-from eap.secs2.codec import ItemDecodeError, decode, encode_into
+from eap.secs2.codec import decode, encode_into, ItemDecodeError
 from eap.secs2.items import B
 from eap.secs2.message import SecsMessage
 
@@ -306,12 +306,14 @@ class HsmsConnection:
         self._tx.clear()
         self._t7 = self._t8 = _NO_DEADLINE
         self._closing = False
-        self._connect_not_before = now + self._backoff
-        self._backoff = min(self._backoff * 2, self.parameters.reconnect_max)
+        self._start_t5(now)
         return events
 
     def connect_failed(self, now: float) -> None:
         """Active mode: a connection attempt failed; the next waits T5 (with back-off)."""
+        self._start_t5(now)
+
+    def _start_t5(self, now: float) -> None:
         self._connect_not_before = now + self._backoff
         self._backoff = min(self._backoff * 2, self.parameters.reconnect_max)
 
@@ -417,9 +419,8 @@ class HsmsConnection:
         """Equipment role: queue S9Fx with the offending header (MHEAD or SHEAD)."""
         if self._is_equipment and self.state is HsmsState.SELECTED:
             mhead = B(HEADER_STRUCT.pack(*header))
-            self._queue_data(
-                self.device_id, 9, function, self._next_system(), SecsMessage(9, function, False, mhead)
-            )
+            self._queue_data(self.device_id, 9, function, self._next_system(),
+                             SecsMessage(9, function, False, mhead))
 
     def _start_control(self, stype: SType, now: float) -> int:
         system = self._next_system()
@@ -474,7 +475,9 @@ class HsmsConnection:
 
     def next_deadline(self) -> float:
         """The earliest time at which ``handle_timers`` has work (``inf`` if none)."""
-        if self.state is HsmsState.NOT_CONNECTED:
+        if self.state is HsmsState.NOT_CONNECTED or self._closing:
+            # closing: handle_timers has nothing left to do, and a deadline in the past
+            # would make the shell's timer fire again and again until TCP is down
             return _NO_DEADLINE
         d = self._t8
         if self.state is HsmsState.NOT_SELECTED and self._t7 < d:
@@ -507,6 +510,9 @@ class HsmsConnection:
             self._close(events, f"T7 not-selected timeout ({p.t7} s)")
             self._fail_all(events, "T7 expired")
             self._move(HsmsInput.T7_EXPIRED, events)
+            # transition 6 ends the connection here, so the shell's later
+            # connection_lost() is a no-op: T5 must start now
+            self._start_t5(now)
             return events
         for system, ctl in list(self._control.items()):
             if now >= ctl.deadline:
@@ -644,7 +650,9 @@ class HsmsConnection:
                 self._close(events, f"data message {h.describe()} before select")
         elif stype == SType.SELECT_REQ:
             if state is HsmsState.SELECTED:
-                self._queue_control(SType.SELECT_RSP, 0, SelectStatus.ALREADY_ACTIVE, h.system_bytes)
+                self._queue_control(
+                    SType.SELECT_RSP, 0, SelectStatus.ALREADY_ACTIVE, h.system_bytes
+                )
             elif self.select_refusal is not None:
                 self._queue_control(SType.SELECT_RSP, 0, self.select_refusal, h.system_bytes)
             else:

@@ -51,7 +51,7 @@ from eap.secs2.stream9 import IllegalData, Stream9Error
 __all__ = ["HsmsSession", "MessageHandler", "StateListener"]
 
 MessageHandler: TypeAlias = Callable[
-    [SecsMessage], "SecsMessage | None | Awaitable[SecsMessage | None]"
+    [SecsMessage], "SecsMessage | Awaitable[SecsMessage | None] | None"
 ]
 StateListener: TypeAlias = Callable[[HsmsState, HsmsState], None]
 
@@ -272,7 +272,8 @@ class HsmsSession:
             link = _Link(self, conn, primary=True)
             try:
                 async with asyncio.timeout(self.parameters.t5):
-                    await loop.create_connection(lambda: link, self.host, self.port)
+                    # the factory runs within this iteration, so binding late is safe
+                    await loop.create_connection(lambda: link, self.host, self.port)  # noqa: B023
             except (OSError, TimeoutError) as exc:
                 conn.connect_failed(loop.time())
                 self._log.info("hsms_connect_failed", host=self.host, port=self.port,
@@ -320,7 +321,7 @@ class HsmsSession:
             except Exception:  # a listener must not break the link
                 self._log.exception("hsms_state_listener_failed")
 
-    async def wait_selected(self, timeout: float | None = None) -> None:
+    async def wait_selected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait until a connection is SELECTED."""
         async with asyncio.timeout(timeout):
             await self._selected_event.wait()
