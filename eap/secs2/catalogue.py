@@ -9,7 +9,7 @@ E5 title, the W-bit rule, who sends it, and its body written in a tiny shape lan
 ``L[a, b, c]``      a list of exactly these items, in this order (``L[]``: empty)
 ``L*[x]``           a list of any number (zero included) of ``x``
 ``CEID``            a data item from :data:`eap.secs2.data_items.DATA_ITEMS`
-``CEID?``           ... or a zero-length item ("all", "none": E5's usual exception)
+``CEID?``           ... or a zero-length non-list item ("all", "none" in E5)
 ``U4``, ``A``, ...  a raw format (numeric arrays of any length are accepted)
 ``L``               any list; ``Any`` any item
 ``x | y``           either shape (the deepest failing alternative is reported)
@@ -308,8 +308,8 @@ def _compile_leaf(
     def check_counted(item: Item) -> None:
         t = type(item)
         if t not in types:
-            if allow_empty and isinstance(item, Item) and len(item.value) == 0:
-                return
+            if allow_empty and t is not L and isinstance(item, Item) and not item.value:
+                return  # a zero-length item of any non-list format: E5's "all" / "none"
             raise _Mismatch(f"{want}, got {_type_name(item)}")
         if t in counted:
             n = len(item.value)
@@ -673,11 +673,15 @@ def validate(message: SecsMessage, *, sender: Direction | None = None) -> None:
         raise UnknownMessageError(message.stream, message.function, message.stream in _STREAMS)
     # Fast path for the common case; _problem() repeats the checks to explain a failure.
     w = spec.wbit
-    shape = spec.shape
+    if sender is None:
+        shape = spec.shape
+    elif spec.direction is Direction.BOTH or sender is spec.direction:
+        shape = spec.shape_from_host if sender is Direction.H_TO_E else spec.shape_from_equipment
+    else:
+        shape = None  # wrong direction: let _problem() say so
     body = message.body
     if (
-        sender is None
-        and shape is not None
+        shape is not None
         and body is not None
         and (w is WBit.OPTIONAL or (w is WBit.REQUIRED) is message.wbit)
     ):

@@ -41,6 +41,7 @@ __all__ = [
     "ID_FORMATS",
     "INT_FORMATS",
     "SCALAR_FORMATS",
+    "SINT_FORMATS",
     "TEXT_FORMATS",
     "UINT_FORMATS",
     "DataItem",

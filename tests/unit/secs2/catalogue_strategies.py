@@ -103,8 +103,19 @@ def _format_strategy(
     raise AssertionError(f"unknown format {fmt}")
 
 
+_CACHE: dict[tuple[ShapeNode, int], st.SearchStrategy[Item]] = {}
+
+
 def item_strategy(node: ShapeNode, depth: int = 0) -> st.SearchStrategy[Item]:
-    """Random items that fit ``node``."""
+    """Random items that fit ``node`` (strategies are cached per node and depth)."""
+    key = (node, depth)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = _item_strategy(node, depth)
+    return found
+
+
+def _item_strategy(node: ShapeNode, depth: int) -> st.SearchStrategy[Item]:
     match node:
         case Leaf(formats=formats, count=count, allow_empty=allow_empty):
             return st.one_of(
@@ -113,7 +124,7 @@ def item_strategy(node: ShapeNode, depth: int = 0) -> st.SearchStrategy[Item]:
         case Fixed(children=children):
             return st.tuples(*(item_strategy(c, depth + 1) for c in children)).map(L.of)
         case ListOf(element=element):
-            size = 0 if depth >= 2 * _MAX_DEPTH else 3
+            size = 0 if depth >= 2 * _MAX_DEPTH else 3 if depth < 2 else 2
             return st.lists(item_strategy(element, depth + 1), max_size=size).map(L.of)
         case Alternatives(options=options):
             return st.one_of([item_strategy(o, depth) for o in options])

@@ -401,3 +401,10 @@ def test_data_items() -> None:
                  "CAACK", "ACCESSMODE", "OBJSPEC", "OBJTYPE", "OBJID", "ATTRID", "ATTRDATA",
                  "OBJACK", "ERRCODE", "ERRTEXT", "PRJOBID", "PRCMDNAME", "CTLJOBID"):
         assert name in DATA_ITEMS, name
+
+
+def test_zero_length_exception_is_not_a_list() -> None:
+    validate(SecsMessage(5, 3, True, L(B(0x80), A(""))))
+    with pytest.raises(MessageShapeError) as info:
+        validate(SecsMessage(5, 3, True, L(B(0x80), L())))
+    assert info.value.path == "body[1]"
