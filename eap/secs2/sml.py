@@ -145,6 +145,9 @@ _NONFINITE: Final = {"nan": "NaN", "inf": "Inf", "-inf": "-Inf"}
 _F4_STRUCT: Final = struct.Struct(">f")
 _F4_PACK: Final = _F4_STRUCT.pack
 _F4_UNPACK: Final = _F4_STRUCT.unpack
+_F4_CACHE: Final[dict[float, str]] = {}
+"""Texts of recent F4 values: sensor readings repeat, and the search costs ~1 us."""
+_F4_CACHE_SIZE: Final = 4096
 
 
 def _f8_text(x: float) -> str:
@@ -155,8 +158,18 @@ def _f8_text(x: float) -> str:
 def _f4_text(x: float) -> str:
     """Shortest decimal (6 to 9 significant digits) that reads back to the same float32."""
     s = repr(x)
-    if len(s) <= 8:  # exact and short (23.5, 1e+30), or nan/inf
+    if len(s) <= 8:  # exact and short (23.5, -0.0), or nan/inf
         return _NONFINITE.get(s, s)
+    cached = _F4_CACHE.get(x)  # finite and non-zero here, so a safe dict key
+    if cached is not None:
+        return cached
+    if len(_F4_CACHE) >= _F4_CACHE_SIZE:
+        _F4_CACHE.clear()
+    _F4_CACHE[x] = s = _f4_search(x)
+    return s
+
+
+def _f4_search(x: float) -> str:
     s = f"{x:.9g}"  # always reads back exactly; look for a shorter one
     for p in (6, 7, 8):
         t = f"{x:.{p}g}"
@@ -356,51 +369,53 @@ def to_sml_line(
         raise ValueError(f"max_chars must be at least 3, not {max_chars}")
     else:
         limit = max_chars
-    parts: list[str] = []
-    total = 0
+    # Every item is rendered with a leading space; the first character is dropped at the end.
     if isinstance(obj, SecsMessage):
-        parts.append(_header(obj))
-        total = len(parts[0])
+        parts = [" ", _header(obj)]
         body = obj.body
-        sep = " "
     elif isinstance(obj, Item):
+        parts = []
         body = obj
-        sep = ""
     else:
         raise TypeError(f"to_sml_line takes an Item or a SecsMessage, not {type(obj).__name__}")
+    limit += 1  # the dropped first character
+    total = len(parts[1]) + 1 if parts else 0
     if body is not None:
         formatters = _FORMATTERS
-        # Explicit stack of (item, separator); None as item closes a list.
-        stack: list[tuple[Item | None, str]] = [(body, sep)]
+        # Explicit stack of items; None closes a list.
+        stack: list[Item | None] = [body]
         pop, push, append = stack.pop, stack.append, parts.append
         while stack and total <= limit:
-            item, sep = pop()
+            item = pop()
             if item is None:
                 append(">")
                 total += 1
                 continue
             t = type(item)
-            if isinstance(item, L):
-                children = item.value
-                n = len(children)
-                if not n:
-                    s = sep + "<L [0]>"
-                else:
-                    s = f"{sep}<L [{n}]"
-                    push((None, ""))
-                    # Only as many children as can show: each takes at least 4 chars.
-                    shown = children if n * 4 <= limit else children[: limit // 4 + 1]
-                    for child in reversed(shown):
-                        push((child, " "))
-            else:
+            fmt = formatters.get(t)
+            if fmt is not None:
                 value = item.value
                 if len(value) > limit:  # render a prefix only: bounded cost
                     item = t._raw(value[:limit])
-                fmt = formatters.get(t)
-                s = sep + (fmt(item) if fmt is not None else _fmt_leaf(item))
+                s = " " + fmt(item)
+            elif isinstance(item, L):
+                children = item.value
+                n = len(children)
+                if not n:
+                    s = " <L [0]>"
+                else:
+                    s = f" <L [{n}]"
+                    push(None)
+                    # Only as many children as can show: each takes at least 4 chars.
+                    if n * 4 > limit:
+                        children = children[: limit // 4 + 1]
+                    stack += reversed(children)
+            else:
+                s = " " + _fmt_leaf(item)
             append(s)
             total += len(s)
-    line = "".join(parts)
+    line = "".join(parts)[1:]
+    limit -= 1
     if len(line) > limit:
         return line[: limit - 3] + "..."
     return line

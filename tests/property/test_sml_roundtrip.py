@@ -110,7 +110,8 @@ def test_item_line_round_trip(item: Item) -> None:
     assert "\n" not in line
     assert "\r" not in line
     assert parse_sml_item(line) == item
-    assert line == " ".join(to_sml(item, indent=0).splitlines()).replace(" >", ">")
+    if not isinstance(item, L):  # a leaf renders the same in both forms
+        assert line == to_sml(item)
 
 
 @given(leaf_items)
