@@ -46,7 +46,7 @@ from eap.hsms.errors import ConnectionClosedError, HsmsError, HsmsStateError
 from eap.hsms.header import SelectStatus
 from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
 from eap.secs2.message import SecsMessage
-from eap.secs2.stream9 import IllegalData, Stream9Error
+from eap.secs2.stream9 import IllegalData, Stream9Error, UnrecognizedFunction
 
 __all__ = ["HsmsSession", "MessageHandler", "StateListener"]
 
@@ -71,6 +71,8 @@ class _Link(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._flush_scheduled = False
+        self.lost = False
+        """TCP is down; in ACTIVE mode the core now belongs to the next connection."""
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
@@ -86,6 +88,7 @@ class _Link(asyncio.Protocol):
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -99,7 +102,8 @@ class _Link(asyncio.Protocol):
     def _flush(self) -> None:
         self._flush_scheduled = False
         transport = self.transport
-        if transport is None:
+        if transport is None or self.lost:
+            # a lost link must not take (and drop) what the next connection queued
             return
         data = self.conn.data_to_send()
         if data and not transport.is_closing():
@@ -411,22 +415,39 @@ class HsmsSession:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif result is not None and ev.message.wbit:
-            link.conn.send_reply(result, ev.system_bytes)
+            self._reply(link, ev, result)
+
+    @staticmethod
+    def _reply(link: _Link, ev: MessageReceived, reply: SecsMessage) -> None:
+        """Answer on the connection the primary came on, while it is still selected."""
+        if link.lost or not link.conn.selected:
+            return
+        # the same read may have carried a Separate.req after the primary: the core is
+        # closing and refuses the reply; the peer's transaction ends with the connection
+        with contextlib.suppress(HsmsStateError):
+            link.conn.send_reply(reply, ev.system_bytes)
 
     async def _finish(self, link: _Link, ev: MessageReceived,
                       pending: Awaitable[SecsMessage | None]) -> None:
+        error: Stream9Error | None = None
+        reply: SecsMessage | None = None
         try:
             reply = await pending
         except Stream9Error as exc:
-            self._answer_error(link, ev, exc)
+            error = exc
         except RemoteProtocolError as exc:
-            self._answer_error(link, ev, IllegalData(str(exc)))
+            error = IllegalData(str(exc))
         except Exception:
             self._log.exception("hsms_handler_failed", message=ev.message.name)
-            link.conn.answer_with_error(ev, 5)
-        else:
-            if reply is not None and ev.message.wbit and link.conn.selected:
-                link.conn.send_reply(reply, ev.system_bytes)
+            error = UnrecognizedFunction("the handler failed")
+        if link.lost:
+            # the connection the primary came on is gone (in ACTIVE mode its core may
+            # already serve the next connection): there is nobody left to answer
+            return
+        if error is not None:
+            self._answer_error(link, ev, error)
+        elif reply is not None and ev.message.wbit:
+            self._reply(link, ev, reply)
         link.schedule_flush()
 
     def _answer_error(self, link: _Link, ev: MessageReceived, exc: Stream9Error) -> None:
