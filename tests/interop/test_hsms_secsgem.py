@@ -16,6 +16,7 @@ that *our* side copes; see the module ``secsgem_peer`` for what secsgem does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
@@ -99,6 +100,14 @@ def sg_host(equipment: MinimalEquipment, secsgem_cleanup: list[SecsgemPeer]) -> 
 
 # --- fixtures: our active host, secsgem equipment ------------------------------------------
 
+SELECT_RACE = """secsgem 0.3.0, passive: after accept() it starts its TCP receiver thread, then in
+HsmsProtocol._on_connected starts the dispatcher *before* connection_state.connect(). A
+Select.req that arrives at once (E37: the active entity selects right after connecting) is
+dispatched while secsgem is still NOT_CONNECTED: it sends Select.rsp status 0, then
+connection_state.select() raises WrongSourceStateError ('select': NOT_CONNECTED), which
+the dispatcher logs and ignores. secsgem stays CONNECTED_NOT_SELECTED for ever, never sends
+S1F13 and answers our data messages with Reject.req (reason 4, entity not selected)."""
+
 
 @pytest.fixture
 async def sg_equipment(secsgem_cleanup: list[SecsgemPeer]) -> SecsgemPeer:
@@ -127,7 +136,16 @@ async def host(sg_equipment: SecsgemPeer) -> AsyncIterator[tuple[MinimalHost, Re
     h.session.handler = recorder
     await h.start()
     try:
-        await h.session.wait_selected(5.0)
+        for _attempt in range(5):
+            await h.session.wait_selected(5.0)
+            with contextlib.suppress(AssertionError):
+                await sg_equipment.wait_hsms_state("CONNECTED_SELECTED", within=1.0)
+                break
+            # secsgem 0.3.0 race (see SELECT_RACE): it answered Select.rsp OK but stayed
+            # NOT SELECTED; drop the connection and let our host reconnect (T5 = 0.2 s)
+            await h.session.separate()
+        else:
+            pytest.fail("secsgem never became SELECTED in 5 connections")
         yield h, recorder
     finally:
         await h.stop()
@@ -248,6 +266,12 @@ class TestOurEquipmentWithSecsgemHost:
 # --- 1b: our active host, secsgem GemEquipmentHandler --------------------------------------
 
 
+@pytest.mark.filterwarnings(
+    # secsgem 0.3.0 accept thread: after accept() it calls shutdown(SHUT_RDWR) on its
+    # *listening* socket, which Linux may refuse (OSError ENOTCONN); the thread dies with
+    # the exception (the accepted connection is unaffected). Our code runs no threads.
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+)
 class TestOurHostWithSecsgemEquipment:
     async def test_select_establish_communication_s1f1_linktest(
         self, sg_equipment: SecsgemPeer, host: tuple[MinimalHost, Recorder]
