@@ -1,0 +1,65 @@
+"""Run every benchmark: ``python -m benchmarks.run`` (what ``make bench`` runs).
+
+Benchmarks, in order:
+
+``codec``
+    SECS-II encode/decode of a typical S6F11 against secsgem (``benchmarks.codec``).
+``hsms``
+    HSMS transport: S6F11 throughput, S1F1 latency, RSS per idle connection, against
+    secsgem 0.3.0 in the same invocation (``benchmarks.hsms``).
+
+Options: ``--quick`` for shorter runs, ``--only NAME`` (repeatable) to run a subset,
+``--skip-secsgem`` to leave out the baseline of the HSMS benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import time
+from collections.abc import Callable
+
+from benchmarks import hsms
+
+__all__ = ["BENCHMARKS", "main"]
+
+
+def _codec(args: argparse.Namespace) -> None:
+    if importlib.util.find_spec("benchmarks.codec") is None:
+        print("codec: benchmarks/codec.py is not there yet; skipped", flush=True)
+        return
+    module = importlib.import_module("benchmarks.codec")
+    codec_main: Callable[[list[str] | None], None] = module.main
+    codec_main(["--number", "5000", "--repeat", "3"] if args.quick else [])
+
+
+def _hsms(args: argparse.Namespace) -> None:
+    hsms.run(hsms.options_from(args))
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "codec": _codec,
+    "hsms": _hsms,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the options and run the chosen benchmarks in order."""
+    parser = hsms.build_parser()
+    parser.description = "EAP benchmarks, side by side with secsgem 0.3.0"
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS),
+                        metavar="NAME", help=f"run only NAME ({', '.join(BENCHMARKS)})")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHMARKS)
+    for name in BENCHMARKS:
+        if name not in chosen:
+            continue
+        print(f"\n=== {name} ===", flush=True)
+        t0 = time.perf_counter()
+        BENCHMARKS[name](args)
+        print(f"=== {name}: {time.perf_counter() - t0:.0f} s ===", flush=True)
+
+
+if __name__ == "__main__":
+    main()
