@@ -14,9 +14,12 @@ What is measured (loopback 127.0.0.1 only, every run bounded in count or time):
 Process layout, for both stacks: the host sessions (the EAP's job: one host process
 serving many equipment) live in one process and the equipment endpoints (PASSIVE, one
 port each) in another, both started with ``multiprocessing`` *spawn*; the parent only
-orchestrates over pipes. With two or more CPUs each child is pinned to its own core
-(``os.sched_setaffinity``); on a 2-core machine the two sides share the machine's cores
-and nothing else runs. Our side runs on uvloop with per-message logging off (structlog
+orchestrates over pipes. The scheduler places the two children (``--pin`` puts each on a
+core of its own, which only helps on an otherwise idle machine); on a 2-core machine the
+two sides share the machine's cores. Each S6F11 run reports the CPU time per transaction
+of each side (user + system), the load other processes put on the machine meanwhile, and
+the CPU-bound ceiling ``1e6 / CPU us of the busier side``: the rate with a core per side.
+Our side runs on uvloop with per-message logging off (structlog
 filtering at WARNING); secsgem runs its ``GemEquipmentHandler`` / ``GemHostHandler``
 (thread per connection) with the stdlib logging at WARNING.
 
@@ -76,6 +79,22 @@ def _rss_kb() -> int:
 
 def _threads() -> int:
     return _proc_status("Threads") or threading.active_count()
+
+
+def _cpu_times() -> tuple[float, float]:
+    """User and system CPU seconds of this process (all its threads)."""
+    t = os.times()
+    return t.user, t.system
+
+
+def _machine_busy() -> tuple[int, int]:
+    """Busy and total jiffies of all CPUs, from /proc/stat (zeros where unavailable)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            v = [int(x) for x in fh.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(v) - v[3] - v[4], sum(v)
 
 
 def _child_setup(cpu: int | None) -> None:
@@ -171,7 +190,7 @@ async def _ours_equipment(conn: Connection, n: int) -> None:
             _, outstanding, per_worker = cmd
             conn.send(await _ours_s6f11(eqs, outstanding, per_worker))
         elif cmd[0] == "cpu":
-            conn.send(time.process_time())
+            conn.send(_cpu_times())
         else:
             conn.send("bye")
             os._exit(0)
@@ -234,7 +253,7 @@ async def _ours_host(conn: Connection, ports: list[int], profile: str | None) ->
             _, per_worker = cmd
             conn.send(await _ours_s1f1(hosts, per_worker))
         elif cmd[0] == "cpu":
-            conn.send(time.process_time())
+            conn.send(_cpu_times())
         elif cmd[0] == "profile_on" and profile:
             import cProfile
 
@@ -398,7 +417,7 @@ def _sg_equipment(conn: Connection, ports: list[int], cpu: int | None) -> None:
                        "rate": len(lat) / elapsed, "failures": float(failures),
                        "cpu_us": cpu_s / max(1.0, total) * 1e6})
         elif cmd[0] == "cpu":
-            conn.send(time.process_time())
+            conn.send(_cpu_times())
         else:
             conn.send("bye")
             return
@@ -453,7 +472,7 @@ def _sg_host(conn: Connection, ports: list[int], cpu: int | None, limit: float) 
             summary["failures"] = float(failures)
             conn.send(summary)
         elif cmd[0] == "cpu":
-            conn.send(time.process_time())
+            conn.send(_cpu_times())
         else:
             conn.send("bye")
             return
@@ -476,6 +495,8 @@ class Options:
     sg_setup_limit: float = 60.0
     sg_fallback: int = 50
     secsgem: bool = True
+    pin: bool = False
+    """Pin the equipment and the host process to one CPU each (bad when other load runs)."""
     profile: str | None = None
     """Write a cProfile of our host process during the 200-connection S6F11 run here."""
 
@@ -502,7 +523,9 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _cpus() -> tuple[int | None, int | None]:
+def _cpus(pin: bool) -> tuple[int | None, int | None]:
+    if not pin:
+        return None, None
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:
@@ -541,9 +564,61 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+@dataclass(slots=True)
+class _Cost:
+    """CPU per transaction of each side, and what else kept the machine busy."""
+
+    eq_user: float
+    eq_sys: float
+    host_user: float
+    host_sys: float
+    other_cores: float
+
+    @property
+    def eq(self) -> float:
+        return self.eq_user + self.eq_sys
+
+    @property
+    def host(self) -> float:
+        return self.host_user + self.host_sys
+
+    def describe(self) -> str:
+        return (f"CPU per transaction: equipment {self.eq_user:.1f}+{self.eq_sys:.1f} us, "
+                f"host {self.host_user:.1f}+{self.host_sys:.1f} us (user+sys); "
+                f"other load on the machine {self.other_cores:.1f} cores")
+
+
+def _measured(eq: _Child, host: _Child, run: Callable[[], dict[str, float]],
+              scale: float = 1.0) -> tuple[dict[str, float], _Cost]:
+    """Run ``run``; charge both children's CPU time to its ``count * scale`` transactions."""
+    m0 = _machine_busy()
+    e0, h0 = eq.ask("cpu"), host.ask("cpu")
+    t0 = time.perf_counter()
+    r = run()
+    wall = time.perf_counter() - t0
+    e1, h1 = eq.ask("cpu"), host.ask("cpu")
+    m1 = _machine_busy()
+    n = max(1.0, r["count"] * scale)
+    ours = (e1[0] - e0[0]) + (e1[1] - e0[1]) + (h1[0] - h0[0]) + (h1[1] - h0[1])
+    ncpu = os.cpu_count() or 1
+    busy = (m1[0] - m0[0]) / (m1[1] - m0[1]) * ncpu if m1[1] > m0[1] else float("nan")
+    cost = _Cost((e1[0] - e0[0]) / n * 1e6, (e1[1] - e0[1]) / n * 1e6,
+                 (h1[0] - h0[0]) / n * 1e6, (h1[1] - h0[1]) / n * 1e6,
+                 max(0.0, busy - ours / wall))
+    return r, cost
+
+
+def _record(store: dict[str, float], key: str, rate: float, cost: _Cost) -> None:
+    store[key] = rate
+    store[key + "_eq_cpu_us"] = cost.eq
+    store[key + "_host_cpu_us"] = cost.host
+    store[key + "_ceiling"] = 1e6 / max(cost.eq, cost.host, 1e-9)
+    store[key + "_other"] = cost.other_cores
+
+
 def _ours_pair(n: int, opts: Options, res: Results, tag: str) -> None:
     """Our stack with ``n`` connections: throughput, latency (and memory at n > 1)."""
-    cpu_eq, cpu_host = _cpus()
+    cpu_eq, cpu_host = _cpus(opts.pin)
     eq = _Child(_ours_equipment_main, n, cpu_eq)
     host: _Child | None = None
     try:
@@ -565,18 +640,15 @@ def _ours_pair(n: int, opts: Options, res: Results, tag: str) -> None:
             per_worker = max(1, int(warm["rate"] * opts.seconds / workers))
             if opts.profile and n > 1:
                 host.ask("profile_on")
-            h0 = host.ask("cpu")
-            r = eq.ask("s6f11", outstanding, per_worker, timeout=_REPLY_TIMEOUT * 3)
-            h1 = host.ask("cpu")
+            r, cost = _measured(
+                eq, host,
+                partial(eq.ask, "s6f11", outstanding, per_worker, timeout=_REPLY_TIMEOUT * 3))
             if opts.profile and n > 1:
                 host.ask("profile_off")
-            res.ours[key] = r["rate"]
-            res.ours[key + "_eq_cpu_us"] = r["cpu_us"]
-            res.ours[key + "_host_cpu_us"] = (h1 - h0) / r["count"] * 1e6
+            _record(res.ours, key, r["rate"], cost)
             _say(f"  ours  S6F11 {n} conn x {outstanding} outstanding: {r['rate']:,.0f}/s "
-                 f"({r['count']:.0f} in {r['elapsed']:.2f} s; CPU per transaction: "
-                 f"equipment {r['cpu_us']:.1f} us, host {res.ours[key + '_host_cpu_us']:.1f} us"
-                 f"; failures {r['failures']:.0f})")
+                 f"({r['count']:.0f} in {r['elapsed']:.2f} s; failures {r['failures']:.0f})\n"
+                 f"        {cost.describe()}")
         host.ask("s1f1", max(1, 2000 // n))
         r = host.ask("s1f1", max(200, 5000 // n) if n > 1 else 10000,
                      timeout=_REPLY_TIMEOUT * 3)
@@ -592,7 +664,7 @@ def _ours_pair(n: int, opts: Options, res: Results, tag: str) -> None:
 
 def _sg_pair(n: int, opts: Options, res: Results, tag: str) -> int:
     """secsgem with ``n`` connections; returns how many pairs were measured (0: none)."""
-    cpu_eq, cpu_host = _cpus()
+    cpu_eq, cpu_host = _cpus(opts.pin)
     ports = _free_ports(n)
     eq = _Child(_sg_equipment_main, ports, cpu_eq)
     host: _Child | None = None
@@ -621,18 +693,15 @@ def _sg_pair(n: int, opts: Options, res: Results, tag: str) -> int:
             (1, f"s6f11_{tag}x1"), (opts.outstanding, f"s6f11_{tag}x{opts.outstanding}")]
         budget = opts.sg_warmup + opts.sg_seconds + 120
         for outstanding, key in shapes:
-            h0 = host.ask("cpu")
-            r = eq.ask("s6f11", live, outstanding, opts.sg_warmup, opts.sg_seconds,
-                       timeout=budget)
-            h1 = host.ask("cpu")
-            res.secsgem[key] = r["rate"]
-            res.secsgem[key + "_eq_cpu_us"] = r["cpu_us"]
-            total = r["count"] * (opts.sg_warmup + opts.sg_seconds) / opts.sg_seconds
-            res.secsgem[key + "_host_cpu_us"] = (h1 - h0) / max(1.0, total) * 1e6
+            r, cost = _measured(
+                eq, host,
+                partial(eq.ask, "s6f11", live, outstanding, opts.sg_warmup, opts.sg_seconds,
+                        timeout=budget),
+                (opts.sg_warmup + opts.sg_seconds) / opts.sg_seconds)  # warm-up: same rate
+            _record(res.secsgem, key, r["rate"], cost)
             _say(f"  secsgem S6F11 {len(live)} conn x {outstanding} outstanding: "
-                 f"{r['rate']:,.0f}/s ({r['count']:.0f} in {r['elapsed']:.1f} s window; CPU per "
-                 f"transaction: equipment ~{r['cpu_us']:.0f} us, host "
-                 f"~{res.secsgem[key + '_host_cpu_us']:.0f} us; failures {r['failures']:.0f})")
+                 f"{r['rate']:,.0f}/s ({r['count']:.0f} in {r['elapsed']:.1f} s window; "
+                 f"failures {r['failures']:.0f})\n        {cost.describe()}")
         r = host.ask("s1f1", live, opts.sg_warmup, opts.sg_seconds, timeout=budget)
         res.secsgem[f"s1f1_{tag}_p50"] = r["p50_ms"]
         res.secsgem[f"s1f1_{tag}_p99"] = r["p99_ms"]
@@ -656,8 +725,11 @@ _ROWS: list[tuple[str, str, bool, float | None, str]] = [
     ("s1f1_N_p99", "S1F1 round trip p99 ms, N conn (loaded)", False, None, ".2f"),
     ("kb_per_conn", "RSS KB per idle selected conn (host)", False, 29, ".1f"),
     ("threads_per_conn", "threads per conn (host)", False, None, ".2f"),
-    ("s6f11_Nx1_host_cpu_us", "host CPU us per S6F11, N conn", False, None, ".1f"),
-    ("s6f11_Nx1_eq_cpu_us", "equipment CPU us per S6F11, N conn", False, None, ".1f"),
+    ("s6f11_1x16_host_cpu_us", "host CPU us per S6F11, 1 conn x 16", False, None, ".1f"),
+    ("s6f11_Nx1_host_cpu_us", "host CPU us per S6F11, N conn x 1", False, None, ".1f"),
+    ("s6f11_Nx1_eq_cpu_us", "equipment CPU us per S6F11, N conn x 1", False, None, ".1f"),
+    ("s6f11_1x16_ceiling", "S6F11 CPU-bound ceiling/s, 1 conn x 16 (*)", True, None, ",.0f"),
+    ("s6f11_Nx1_ceiling", "S6F11 CPU-bound ceiling/s, N conn x 1 (*)", True, None, ",.0f"),
 ]
 
 
@@ -694,10 +766,10 @@ def table(res: Results, n_ours: int, n_sg: int | None) -> str:
 def run(opts: Options) -> Results:
     """Run every HSMS benchmark for both stacks and print progress and the table."""
     res = Results()
-    cpu_eq, cpu_host = _cpus()
+    cpu_eq, cpu_host = _cpus(opts.pin)
     ncpu = os.cpu_count() or 1
     pin = (f"equipment pinned to CPU {cpu_eq}, host to CPU {cpu_host}"
-           if cpu_eq is not None else "not pinned")
+           if cpu_eq is not None else "each free to run on any CPU")
     res.notes.append(
         f"{ncpu} CPUs; host and equipment in separate processes ({pin}); both sides share "
         f"this machine's cores, loopback 127.0.0.1; python {sys.version.split()[0]}")
@@ -729,6 +801,12 @@ def run(opts: Options) -> Results:
     _say(table(res, n, n_sg))
     for note in res.notes:
         _say("note: " + note)
+    other = max((v for k, v in res.ours.items() if k.endswith("_other")), default=0.0)
+    if other > 0.25:
+        _say(f"note: other processes kept up to {other:.1f} of this machine's cores busy "
+             "during our runs: rates and tail latencies are lower than on a quiet machine")
+    _say("note: (*) ceiling = 1e6 / CPU us per transaction of the busier side: the rate if "
+         "each side had a core of its own")
     _say("note: gain = ours/secsgem for rates, secsgem/ours for times and sizes; the "
          "N-connection S1F1 runs all sessions at once, so those latencies include queueing")
     return res
@@ -740,6 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="shorter runs")
     p.add_argument("--seconds", type=float, default=None, help="length of each timed run")
     p.add_argument("--connections", type=int, default=200)
+    p.add_argument("--pin", action="store_true",
+                   help="pin equipment and host to a CPU each (only on an otherwise idle box)")
     p.add_argument("--skip-secsgem", action="store_true", help="measure our stack only")
     p.add_argument("--profile", metavar="FILE", default=None,
                    help="cProfile our host process during the N-connection S6F11 run")
@@ -756,6 +836,7 @@ def options_from(args: argparse.Namespace) -> Options:
         sg_warmup=0.5 if quick else 1.0,
         connections=args.connections,
         secsgem=not args.skip_secsgem,
+        pin=args.pin,
         profile=args.profile,
     )
 
