@@ -107,7 +107,7 @@ class Item:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(self.value == other.value)  # type: ignore[attr-defined]
+        return bool(self.value == other.value)
 
     def __hash__(self) -> int:
         return hash((self.format_code, self.value))
@@ -153,7 +153,8 @@ class L(Item):
         for it in items:
             if not isinstance(it, Item):
                 raise ItemValueError(f"L can only hold items, not {type(it).__name__}")
-        _check_length(L, len(items))
+        if len(items) > MAX_ITEM_LENGTH:
+            _check_length(L, len(items))
         self.value = items
 
     @classmethod
@@ -210,7 +211,7 @@ class Boolean(Item):
 
     def __init__(self, *values: bool | int) -> None:
         for v in values:
-            if not isinstance(v, (bool, int)) or isinstance(v, int) and not 0 <= v <= 255:
+            if not isinstance(v, (bool, int)) or (isinstance(v, int) and not 0 <= v <= 255):
                 raise ItemValueError(f"BOOLEAN takes bool (or 0..255), not {v!r}")
         _check_length(Boolean, len(values))
         self.value = tuple(bool(v) for v in values)
@@ -259,8 +260,15 @@ class TextItem(Item):
     __slots__ = ()
     value: str
     bytes_per_char: ClassVar[int] = 1
+    ascii_ok: ClassVar[bool] = True
+    """Every ASCII string is encodable (true of A and C, not of J: no backslash, no tilde)."""
 
     def __init__(self, value: str | bytes = "") -> None:
+        if type(value) is str and self.ascii_ok and value.isascii():  # the common case
+            if len(value) * self.bytes_per_char > MAX_ITEM_LENGTH:
+                _check_length(type(self), len(value) * self.bytes_per_char)
+            self.value = value
+            return
         if isinstance(value, (bytes, bytearray)):
             value = self._decode_text(bytes(value))
         elif not isinstance(value, str):
@@ -289,7 +297,24 @@ def _latin1_encode(text: str) -> bytes:
     try:
         return text.encode("latin-1")
     except UnicodeEncodeError as exc:
-        raise ItemValueError(f"A cannot hold {text[exc.start]!r}: not a single-byte character") from None
+        raise ItemValueError(
+            f"A cannot hold {text[exc.start]!r}: not a single-byte character"
+        ) from None
+
+
+def ucs2_decode(data: bytes) -> str:
+    """Decode UCS-2 big-endian: every 2-byte unit is one character, surrogates included.
+
+    Raises :class:`ItemValueError` for an odd number of bytes. A UTF-16 decoder would join
+    a surrogate pair into one character above U+FFFF, which C cannot hold; UCS-2 keeps the
+    two halves as two characters, so decoding and encoding are exact inverses.
+    """
+    if len(data) & 1:
+        raise ItemValueError(f"C data of {len(data)} bytes is not a whole number of characters")
+    text = data.decode("utf-16-be", "surrogatepass")
+    if len(text) * 2 != len(data):  # a surrogate pair was joined: split it again
+        text = "".join(map(chr, struct.unpack(f">{len(data) // 2}H", data)))
+    return text
 
 
 def _ucs2_encode(text: str) -> bytes:
@@ -314,6 +339,7 @@ class J(TextItem):
     __slots__ = ()
     format_code = FormatCode.J
     sml_name = "J"
+    ascii_ok = False
     _encode_text = staticmethod(jis8_encode)
     _decode_text = staticmethod(jis8_decode)
 
@@ -326,7 +352,7 @@ class C(TextItem):
     sml_name = "C"
     bytes_per_char = 2
     _encode_text = staticmethod(_ucs2_encode)
-    _decode_text = staticmethod(lambda data: data.decode("utf-16-be"))
+    _decode_text = staticmethod(ucs2_decode)
 
 
 # --- numbers ---------------------------------------------------------------------------
@@ -348,19 +374,29 @@ class NumericItem(Item):
     single: ClassVar[struct.Struct]
 
     def __init__(self, *values: Any) -> None:
-        if len(values) == 1 and isinstance(values[0], (list, tuple, range)):
-            values = tuple(values[0])
+        if len(values) == 1:
+            v = values[0]
+            tv = type(v)
+            if tv is int and not self.is_float:  # the common case: one plain integer
+                if self.min_value <= v <= self.max_value:
+                    self.value = values
+                    return
+            elif tv is float and self.is_float and self.size == 8:  # one F8: nothing to check
+                self.value = values
+                return
+            elif isinstance(v, (list, tuple, range)):
+                values = tuple(v)
         if self.is_float:
             out: list[Any] = []
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise ItemValueError(f"{self.sml_name} takes numbers, not {v!r}")
-                f = float(v)
-                if self.size == 4:  # hold what the wire will carry: the float32 rounding
-                    try:
+                try:
+                    f = float(v)
+                    if self.size == 4:  # hold what the wire will carry: the float32 rounding
                         (f,) = _F4_ROUND.unpack(_F4_ROUND.pack(f))
-                    except OverflowError:
-                        raise ItemValueError(f"{v!r} is out of range for F4") from None
+                except OverflowError:
+                    raise ItemValueError(f"{v!r} is out of range for {self.sml_name}") from None
                 out.append(f)
             values = tuple(out)
         else:
@@ -370,8 +406,9 @@ class NumericItem(Item):
                     raise ItemValueError(f"{self.sml_name} takes integers, not {v!r}")
                 if not lo <= v <= hi:
                     raise ItemValueError(f"{v} is out of range for {self.sml_name} ({lo}..{hi})")
-            values = tuple(int(v) for v in values)
-        _check_length(type(self), len(values) * self.size)
+            values = tuple(map(int, values))
+        if len(values) * self.size > MAX_ITEM_LENGTH:
+            _check_length(type(self), len(values) * self.size)
         self.value = values
 
     def __iter__(self) -> Iterator[Any]:
@@ -393,11 +430,11 @@ class NumericItem(Item):
         if type(other) is not type(self):
             return NotImplemented
         if self.is_float:  # NaN == NaN bitwise, so round trips compare equal
-            a, b = self.value, other.value  # type: ignore[attr-defined]
+            a, b = self.value, other.value
             return len(a) == len(b) and all(
                 x == y or (x != x and y != y) for x, y in zip(a, b, strict=True)
             )
-        return bool(self.value == other.value)  # type: ignore[attr-defined]
+        return bool(self.value == other.value)
 
     def __hash__(self) -> int:
         return hash((self.format_code, tuple("nan" if v != v else v for v in self.value)))

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput, latency and codec speed, side by side with the secsgem baseline."""

@@ -1,0 +1,37 @@
+"""Shared test configuration: hypothesis profiles.
+
+* ``dev`` (the default): quick, for the edit-test loop.
+* ``ci`` (selected when the environment has ``CI=true``, or with
+  ``--hypothesis-profile=ci``): more examples, sized so that the whole property suite
+  stays under about a minute on two cores.
+
+Neither profile has a deadline: timings on a shared two-core machine are too noisy for
+one, and the codec's speed is measured by ``python -m benchmarks.codec`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+# Make the shared strategies (tests/strategies.py) importable from every test directory.
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+settings.register_profile(
+    "dev",
+    max_examples=100,
+    deadline=None,
+)
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
