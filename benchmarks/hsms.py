@@ -25,8 +25,8 @@ filtering at WARNING); secsgem runs its ``GemEquipmentHandler`` / ``GemHostHandl
 
 Our runs are a fixed number of transactions, sized from a warm-up run to last about
 ``--seconds``; secsgem's are time-bounded (warm-up, then a fixed window), since it is
-two orders of magnitude slower. For 200 connections secsgem gets ``--sg-setup-limit``
-seconds to select and establish communication on all of them; past that it is measured
+two orders of magnitude slower. For 200 connections secsgem gets ``Options.sg_setup_limit``
+(60 s) to select and establish communication on all of them; past that it is measured
 on fewer (``--sg-fallback``) and the output says so.
 
 Run with ``python -m benchmarks.hsms`` (``--quick`` for shorter runs, ``--skip-secsgem``).
