@@ -12,15 +12,11 @@ one, and the codec's speed is measured by ``python -m benchmarks.codec`` instead
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-# Make the shared strategies (tests/strategies.py) importable from every test directory.
-_TESTS = str(Path(__file__).resolve().parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+from tests.system_tools import require_tool_path, RequireTool
 
 settings.register_profile(
     "dev",
@@ -35,3 +31,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
+
+
+@pytest.fixture
+def require_tool() -> RequireTool:
+    """The system-tool rule as a fixture: ``require_tool("tshark", "apt-get install tshark")``."""
+    return require_tool_path

@@ -5,9 +5,7 @@ empty and multi-element arrays, NaN and infinite floats, signed zeros, the whole
 range in ``A``, every JIS X 0201 character in ``J``, every UCS-2 unit (lone surrogates
 included) in ``C``. ``item_of(U4)`` draws items of one format.
 
-Tests import it as ``from strategies import items, item_of``: ``tests/conftest.py`` puts
-``tests/`` on ``sys.path`` (pytest's default "prepend" import mode does so for the
-directory of a rootless conftest), and mypy sees ``tests/*.py`` as top-level modules.
+Tests import it as ``from tests.strategies import items, item_of``.
 """
 
 from __future__ import annotations

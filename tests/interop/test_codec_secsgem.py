@@ -35,7 +35,6 @@ from typing import Any, Final
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
-from strategies import items
 
 from eap.secs2.codec import decode, encode, ItemDecodeError
 from eap.secs2.items import (
@@ -52,6 +51,7 @@ from eap.secs2.items import (
     NumericItem,
     U1,
 )
+from tests.strategies import items
 
 sv = pytest.importorskip("secsgem.secs.variables")
 _dynamic = pytest.importorskip("secsgem.secs.variables.dynamic")

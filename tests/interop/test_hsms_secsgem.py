@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import secsgem.gem
 import secsgem.secs
-from secsgem_peer import free_port, SecsgemPeer, wait_until
 
 from eap.hsms.connection import HsmsState
 from eap.hsms.errors import TransactionTimeoutError
@@ -32,6 +31,7 @@ from eap.hsms.parameters import HsmsParameters
 from eap.secs2.items import A, B, Boolean, L, U4
 from eap.secs2.message import SecsMessage
 from simulators.minimal import MinimalEquipment, MinimalHost, sample_values
+from tests.interop.secsgem_peer import free_port, SecsgemPeer, wait_until
 
 pytestmark = pytest.mark.interop
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import in_ci, require_tool_path, RequireTool, skip_or_fail
 
 from eap.hsms.connection import HsmsConnection
 from eap.hsms.header import HEADER_STRUCT, HsmsHeader, SType
@@ -37,6 +36,7 @@ from eap.hsms.parameters import HsmsParameters, Role
 from eap.secs2.items import A, B, F8, Item, U4
 from eap.secs2.message import SecsMessage
 from simulators.minimal import event_report, MinimalEquipment, MinimalHost, sample_values
+from tests.system_tools import in_ci, require_tool_path, RequireTool, skip_or_fail
 
 pytestmark = pytest.mark.interop
 

@@ -14,10 +14,10 @@ from typing import Final
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import items
 
 from eap.secs2.codec import decode, decode_from, encode, ItemDecodeError
 from eap.secs2.items import ALL_ITEM_TYPES, Item
+from tests.strategies import items
 
 # Format bytes of every defined format with one, two or three length bytes.
 _FORMAT_BYTES: Final = [(t.format_code << 2) | n for t in ALL_ITEM_TYPES for n in (1, 2, 3)]

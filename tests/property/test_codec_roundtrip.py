@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import float_values, item_of, items, LEAF_TYPES
 
 from eap.secs2.codec import decode, decode_from, encode, encode_into
 from eap.secs2.items import A, ALL_ITEM_TYPES, B, F4, F8, Item, L, TextItem, U1
+from tests.strategies import float_values, item_of, items, LEAF_TYPES
 
 
 def _same_floats(a: float, b: float) -> bool:

@@ -8,17 +8,6 @@ from __future__ import annotations
 from typing import TypeVar
 
 import pytest
-from hsms_frames import (
-    control,
-    data,
-    feed_split,
-    frame,
-    make,
-    message_of,
-    PARAMS,
-    parse_frames,
-    selected,
-)
 
 from eap.hsms.connection import (
     CloseRequested,
@@ -51,6 +40,17 @@ from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
 from eap.secs2.codec import ItemDecodeError
 from eap.secs2.items import A, B, L, U4
 from eap.secs2.message import SecsMessage
+from tests.unit.hsms.hsms_frames import (
+    control,
+    data,
+    feed_split,
+    frame,
+    make,
+    message_of,
+    PARAMS,
+    parse_frames,
+    selected,
+)
 
 NC, NS, SE = HsmsState.NOT_CONNECTED, HsmsState.NOT_SELECTED, HsmsState.SELECTED
 ACTIVE, PASSIVE = ConnectMode.ACTIVE, ConnectMode.PASSIVE

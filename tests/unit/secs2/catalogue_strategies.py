@@ -1,8 +1,6 @@
 """Bodies generated from catalogue shapes: hypothesis strategies and fixed examples.
 
-Importable by any test (``from catalogue_strategies import body_strategy``) that runs with
-``tests/unit/secs2`` on ``sys.path`` (pytest's default ``prepend`` import mode does that for
-tests in this directory).
+Importable by any test: ``from tests.unit.secs2.catalogue_strategies import body_strategy``.
 
 * :func:`item_strategy` / :func:`body_strategy` / :func:`message_strategy` -- random items
   that fit a shape, for property tests.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from catalogue_strategies import corrupt_item, example_item, message_strategy
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from eap.secs2.catalogue import (
 from eap.secs2.data_items import DATA_ITEMS, ID_FORMATS
 from eap.secs2.items import A, B, Boolean, F4, F8, I4, Item, L, U1, U2, U4
 from eap.secs2.message import SecsMessage
+from tests.unit.secs2.catalogue_strategies import corrupt_item, example_item, message_strategy
 
 ALL_SPECS = list(CATALOGUE)
 SPEC_IDS = [s.name for s in ALL_SPECS]
