@@ -19,7 +19,12 @@ from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
 from eap.hsms.session import HsmsSession
 from eap.secs2.items import A, B, F8, Item, L, U4
 from eap.secs2.message import SecsMessage
-from eap.secs2.stream9 import IllegalData, UnrecognizedFunction, UnrecognizedStream
+from eap.secs2.stream9 import (
+    IllegalData,
+    recognizer_for,
+    UnrecognizedFunction,
+    UnrecognizedStream,
+)
 
 __all__ = ["MinimalEquipment", "MinimalHost", "event_report"]
 
@@ -59,6 +64,7 @@ class MinimalEquipment:
         self.session = HsmsSession(
             ConnectMode.PASSIVE, Role.EQUIPMENT, host, port, device_id=device_id,
             parameters=parameters, handler=self._handle, name=f"equipment:{mdln}",
+            recognizer=recognizer_for([(1, 1), (1, 13)], known_streams=[6]),
         )
 
     @property
@@ -125,6 +131,7 @@ class MinimalHost:
         self.session = HsmsSession(
             ConnectMode.ACTIVE, Role.HOST, host, port, device_id=device_id,
             parameters=parameters, handler=self._handle, name=name,
+            recognizer=recognizer_for([(1, 1), (1, 13), (6, 11)]),
         )
 
     async def start(self) -> None:

@@ -52,6 +52,7 @@ from eap.hsms.errors import (
     RejectedError,
     RejectSentError,
     TransactionTimeoutError,
+    UnexpectedReplyError,
 )
 from eap.hsms.header import (
     CONTROL_SESSION_ID,
@@ -610,6 +611,17 @@ class HsmsConnection:
             if opened is None:
                 header = HsmsHeader(sid, b2, b3, 0, 0, system)
                 self._reject(header, RejectReason.TRANSACTION_NOT_OPEN, events)
+                return
+            primary = opened[1]
+            if (b2 & 0x7F) != (primary.byte2 & 0x7F) or (b3 != primary.byte3 + 1 and b3 != 0):
+                # a reply of another stream/function than our primary's: the transaction
+                # ends in error; E5 defines no S9 message for it
+                header = HsmsHeader(sid, b2, b3, 0, 0, system)
+                err = UnexpectedReplyError(
+                    f"{primary.describe()} was answered with {header.describe()}"
+                )
+                events.append(PeerError(err))
+                events.append(TransactionFailed(system, err))
                 return
         try:
             item = decode(body) if body else None

@@ -13,6 +13,7 @@ __all__ = [
     "RejectSentError",
     "RejectedError",
     "TransactionTimeoutError",
+    "UnexpectedReplyError",
 ]
 
 
@@ -78,3 +79,7 @@ class RejectSentError(HsmsError, RemoteProtocolError):
         super().__init__(f"rejected {header.describe()} from the peer: {reason.name}")
         self.header = header
         self.reason = reason
+
+
+class UnexpectedReplyError(HsmsError, RemoteProtocolError):
+    """The peer answered our primary SxFy with something other than SxF(y+1) or SxF0."""

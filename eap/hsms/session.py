@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -45,8 +46,17 @@ from eap.hsms.connection import (
 from eap.hsms.errors import ConnectionClosedError, HsmsError, HsmsStateError
 from eap.hsms.header import SelectStatus
 from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
+from eap.secs2.catalogue import (
+    Direction,
+    MessageBuildError,
+    MessageShapeError,
+    UnknownMessageError,
+    validate,
+    validate_outgoing,
+)
 from eap.secs2.message import SecsMessage
-from eap.secs2.stream9 import IllegalData, Stream9Error, UnrecognizedFunction
+from eap.secs2.sml import to_sml_line
+from eap.secs2.stream9 import IllegalData, Recognizer, Stream9Error, UnrecognizedFunction
 
 __all__ = ["HsmsSession", "MessageHandler", "StateListener"]
 
@@ -141,9 +151,7 @@ class _Link(asyncio.Protocol):
             if type(ev) is MessageReceived:
                 session._on_message(self, ev)
             elif type(ev) is ReplyReceived:
-                fut = session._pending.pop(ev.system_bytes, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(ev.message)
+                session._on_reply(self, ev)
             elif type(ev) is TransactionFailed:
                 fut = session._pending.pop(ev.system_bytes, None)
                 if fut is not None and not fut.done():
@@ -174,6 +182,16 @@ class HsmsSession:
         parameters: HSMS timers and limits.
         handler: serves the peer's primaries (see the module docstring).
         name: a label for logs (the equipment id).
+        validate_messages: check every catalogued message against its E5 shape, both
+            ways: a peer's bad primary is answered with S9F7 (S9F5 when it flows the
+            wrong way) before the handler sees it, a bad reply fails its transaction,
+            and our own malformed message raises ``MessageBuildError`` unsent.
+            Messages the catalogue does not know (vendor streams) pass unchecked.
+        log_messages: log every message sent and received as SML at DEBUG; by default
+            on when the logger is enabled for DEBUG.
+        recognizer: tells which primaries the handler serves, so that an unserved one
+            is answered S9F3/S9F5 before its shape is judged (E5's order); see
+            ``eap.secs2.stream9.recognizer_for``.
     """
 
     def __init__(
@@ -187,6 +205,9 @@ class HsmsSession:
         parameters: HsmsParameters | None = None,
         handler: MessageHandler | None = None,
         name: str = "",
+        validate_messages: bool = True,
+        log_messages: bool | None = None,
+        recognizer: Recognizer | None = None,
     ) -> None:
         self.mode = mode
         self.role = role
@@ -197,6 +218,14 @@ class HsmsSession:
         self.handler = handler
         self.name = name or f"{role.value}@{host}:{port}"
         self._log = _log.bind(session=self.name, mode=mode.value)
+        self._validate = validate_messages
+        self._recognizer = recognizer
+        self._trace = (
+            self._log.is_enabled_for(logging.DEBUG) if log_messages is None else log_messages
+        )
+        equipment = role is Role.EQUIPMENT
+        self._peer_direction = Direction.H_TO_E if equipment else Direction.E_TO_H
+        self._our_direction = Direction.E_TO_H if equipment else Direction.H_TO_E
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._link: _Link | None = None
         self._listeners: list[StateListener] = []
@@ -343,13 +372,17 @@ class HsmsSession:
 
         Raises:
             HsmsStateError: the session is not SELECTED.
+            MessageBuildError: the message does not match its E5 shape (nothing sent).
             TransactionTimeoutError: T3 expired.
+            MessageShapeError: the reply does not match its E5 shape.
             RejectedError: the peer rejected the message.
             ConnectionClosedError: the connection ended first.
         """
         link = self._current()
-        conn = link.conn
-        system = conn.send_message(message, link.loop.time())
+        self._check_outgoing(message)
+        system = link.conn.send_message(message, link.loop.time())
+        if self._trace:
+            self._trace_message("secs_out", message, system)
         link.schedule_flush()
         if not message.wbit:
             return None
@@ -363,7 +396,10 @@ class HsmsSession:
     def send_nowait(self, message: SecsMessage) -> asyncio.Future[SecsMessage] | None:
         """Queue a primary and return the reply future (``None`` without the W-bit)."""
         link = self._current()
+        self._check_outgoing(message)
         system = link.conn.send_message(message, link.loop.time())
+        if self._trace:
+            self._trace_message("secs_out", message, system)
         link.schedule_flush()
         if not message.wbit:
             return None
@@ -393,7 +429,64 @@ class HsmsSession:
 
     # -- receiving -------------------------------------------------------------------------
 
+    def _trace_message(self, what: str, message: SecsMessage, system: int) -> None:
+        self._log.debug(what, message=message.name, system_bytes=system,
+                        sml=to_sml_line(message))
+
+    def _check_outgoing(self, message: SecsMessage) -> None:
+        if self._validate:
+            try:
+                validate_outgoing(message, sender=self._our_direction)
+            except MessageBuildError as exc:
+                if exc.spec is not None:  # uncatalogued (vendor) messages pass
+                    raise
+
+    def _incoming_error(self, message: SecsMessage) -> Stream9Error | None:
+        """The S9 error E5 mandates for a peer's primary that breaks its shape, if any."""
+        try:
+            validate(message, sender=self._peer_direction)
+        except UnknownMessageError:
+            return None  # not catalogued: the handler decides (S9F3/F5 if it cannot serve)
+        except MessageShapeError as exc:
+            if exc.path == "header.direction":
+                return UnrecognizedFunction(f"{message.name} does not flow this way: {exc}")
+            return IllegalData(str(exc))
+        return None
+
+    def _on_reply(self, link: _Link, ev: ReplyReceived) -> None:
+        if self._trace:
+            self._trace_message("secs_in", ev.message, ev.system_bytes)
+        fut = self._pending.pop(ev.system_bytes, None)
+        if self._validate and ev.message.function != 0:
+            try:
+                validate(ev.message, sender=self._peer_direction)
+            except MessageShapeError as exc:
+                self._log.warning("secs_bad_reply", message=ev.message.name, error=str(exc))
+                link.conn.answer_with_error(
+                    MessageReceived(ev.message, ev.system_bytes, link.conn.device_id), 7
+                )
+                link.schedule_flush()
+                if fut is not None and not fut.done():
+                    fut.set_exception(exc)
+                return
+            except UnknownMessageError:
+                pass
+        if fut is not None and not fut.done():
+            fut.set_result(ev.message)
+
     def _on_message(self, link: _Link, ev: MessageReceived) -> None:
+        if self._trace:
+            self._trace_message("secs_in", ev.message, ev.system_bytes)
+        if self._recognizer is not None:
+            unserved = self._recognizer(ev.message.stream, ev.message.function)
+            if unserved is not None:
+                self._answer_error(link, ev, unserved)
+                return
+        if self._validate:
+            bad = self._incoming_error(ev.message)
+            if bad is not None:
+                self._answer_error(link, ev, bad)
+                return
         handler = self.handler
         if handler is None:
             link.conn.answer_with_error(ev, 5)
@@ -417,11 +510,18 @@ class HsmsSession:
         elif result is not None and ev.message.wbit:
             self._reply(link, ev, result)
 
-    @staticmethod
-    def _reply(link: _Link, ev: MessageReceived, reply: SecsMessage) -> None:
+    def _reply(self, link: _Link, ev: MessageReceived, reply: SecsMessage) -> None:
         """Answer on the connection the primary came on, while it is still selected."""
         if link.lost or not link.conn.selected:
             return
+        try:
+            self._check_outgoing(reply)
+        except MessageBuildError:
+            # our handler built a reply E5 does not allow: abort the transaction instead
+            self._log.exception("secs_bad_reply_built", message=reply.name)
+            reply = SecsMessage(ev.message.stream, 0)
+        if self._trace:
+            self._trace_message("secs_out", reply, ev.system_bytes)
         # the same read may have carried a Separate.req after the primary: the core is
         # closing and refuses the reply; the peer's transaction ends with the connection
         with contextlib.suppress(HsmsStateError):

@@ -19,7 +19,8 @@ S9F13      conversation timeout                         L[MEXP, EDID]
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from typing import ClassVar, TypeAlias
 
 from eap.errors import RemoteProtocolError
 
@@ -27,11 +28,13 @@ __all__ = [
     "ConversationTimeout",
     "DataTooLong",
     "IllegalData",
+    "Recognizer",
     "Stream9Error",
     "TransactionTimerTimeout",
     "UnrecognizedDeviceId",
     "UnrecognizedFunction",
     "UnrecognizedStream",
+    "recognizer_for",
 ]
 
 
@@ -81,3 +84,33 @@ class ConversationTimeout(Stream9Error):
     """S9F13: a multi-message conversation was not continued in time."""
 
     function = 13
+
+
+Recognizer: TypeAlias = Callable[[int, int], "Stream9Error | None"]
+"""``recognizer(stream, function)``: ``None`` if served, else the S9 error to answer with."""
+
+
+def recognizer_for(
+    served: Iterable[tuple[int, int]], known_streams: Iterable[int] = ()
+) -> Recognizer:
+    """A recognizer for a fixed set of served primaries.
+
+    An unserved function of a known stream (one with a served primary, or listed in
+    ``known_streams`` because we send its primaries) is :class:`UnrecognizedFunction`
+    (S9F5); any other stream is :class:`UnrecognizedStream` (S9F3).
+
+    >>> r = recognizer_for([(1, 1), (1, 13)])
+    >>> r(1, 1) is None, type(r(1, 3)).__name__, type(r(2, 41)).__name__
+    (True, 'UnrecognizedFunction', 'UnrecognizedStream')
+    """
+    pairs = frozenset(served)
+    streams = frozenset(s for s, _ in pairs) | frozenset(known_streams)
+
+    def recognize(stream: int, function: int) -> Stream9Error | None:
+        if (stream, function) in pairs:
+            return None
+        if stream in streams:
+            return UnrecognizedFunction(f"S{stream}F{function} is not served")
+        return UnrecognizedStream(f"stream {stream} is not served")
+
+    return recognize

@@ -449,13 +449,13 @@ async def test_a_late_answer_never_reaches_the_next_connection() -> None:
             writer.write(control(SType.SELECT_RSP, req[0].system_bytes))
             await host.wait_selected()
             release.set()
-            fut = host.send_nowait(SecsMessage(1, 3, True))
+            fut = host.send_nowait(SecsMessage(1, 3, True, L()))
             assert fut is not None
             f = await read_frame(reader)
             assert f is not None
             assert (f[0].stream, f[0].function, f[0].wbit) == (1, 3, True)
-            writer.write(data(1, 4, f[0].system_bytes))
-            assert await fut == SecsMessage(1, 4)
+            writer.write(data(1, 4, f[0].system_bytes, body=encode(L())))
+            assert await fut == SecsMessage(1, 4, False, L())
             await wait_for(lambda: bool(answered))
             lt = asyncio.ensure_future(host.linktest())
             f = await read_frame(reader)  # no stale S1F2 before the Linktest.req
