@@ -1,0 +1,3 @@
+"""SEMI E30 GEM: equipment role and host role."""
+
+__all__: list[str] = []
