@@ -115,7 +115,8 @@ def make_item(fmt: SecsFormat, value: Any) -> Item:
             return L(*value)
         if isinstance(value, (list, tuple)) and fmt not in (SecsFormat.A, SecsFormat.J,
                                                             SecsFormat.C):
-            return cls(*value)
+            built: Item = cls(*value)
+            return built
         if fmt.is_numeric and isinstance(value, bool):
             raise ModelError(f"{fmt.value} takes numbers, not {value!r}")
         if fmt in (SecsFormat.I1, SecsFormat.I2, SecsFormat.I4, SecsFormat.I8, SecsFormat.U1,
@@ -125,7 +126,8 @@ def make_item(fmt: SecsFormat, value: Any) -> Item:
             value = int(value)
         if fmt in (SecsFormat.A, SecsFormat.J, SecsFormat.C) and not isinstance(value, str):
             value = str(value)
-        return cls(value)
+        single: Item = cls(value)
+        return single
     except ItemValueError as exc:
         raise ModelError(str(exc)) from None
 
