@@ -257,7 +257,9 @@ class Alarms:
         Raises:
             AlarmConfigError: ``config`` is not readable (nothing changed).
         """
-        enabled = config.get("enabled") if isinstance(config, Mapping) else None
+        if not isinstance(config, Mapping):
+            raise AlarmConfigError(f"unreadable alarm configuration: {config!r}")
+        enabled = config.get("enabled")
         if config.get("version") != _CONFIG_VERSION or not isinstance(enabled, list) or not all(
             isinstance(a, int) and not isinstance(a, bool) for a in enabled
         ):

@@ -149,6 +149,10 @@ class EventReportLimits:
     max_vids_per_report: int = 256
     max_reports_per_event: int = 64
 
+    def __post_init__(self) -> None:
+        if min(self.max_reports, self.max_vids_per_report, self.max_reports_per_event) < 1:
+            raise ValueError(f"event report limits must be at least 1: {self}")
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -556,7 +560,7 @@ class EventReports:
         """
         try:
             return self._restore(config)
-        except (KeyError, TypeError, ValueError, ItemValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError, ItemValueError) as exc:
             if isinstance(exc, EventReportConfigError):
                 raise
             raise EventReportConfigError(f"unreadable event report configuration: {exc!r}") \
@@ -571,7 +575,7 @@ class EventReports:
         for entry in config["reports"]:
             key, fmt, vids = entry["rptid"], entry["format"], entry["vids"]
             if isinstance(key, bool) or not isinstance(key, (int, str)) \
-                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in vids):
+                    or not isinstance(vids, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in vids):
                 raise EventReportConfigError(f"bad report entry {entry!r}")
             cls: Any = item_type_for_name(fmt)
             if cls is None:

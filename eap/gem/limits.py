@@ -8,8 +8,8 @@ LIMITMIN/LIMITMAX are the variable's min/max). A limit (LIMITID) is a dead band
 above UPPERDB and stays there until it falls below LOWERDB (the *lower* zone) -- hysteresis,
 so a noisy value near a threshold does not flood the host. Every zone change is a
 :class:`LimitZoneChange`, fired as the ``LimitZoneChanged`` collection event with the DVs
-LimitVariable (VID), EventLimit (LIMITID) and TransitionType (0: upper -> lower,
-1: lower -> upper). The first observation after a limit is defined sets its zone silently.
+LimitVariable (VID), EventLimit (LIMITID) and TransitionType (0: lower -> upper
+zone, 1: upper -> lower zone, as E30 words it). The first observation after a limit is defined sets its zone silently.
 
 S2F45 is checked whole before anything changes (VLAACK 1 and the per-variable errors
 otherwise): LVACK 1 unknown variable, 2 no limits capability, 3 variable repeated, 4 limit
@@ -70,7 +70,7 @@ class LimitZoneChange:
 
     vid: int
     limitid: int
-    transition_type: int  # 0: upper -> lower, 1: lower -> upper
+    transition_type: int  # 0: lower -> upper zone, 1: upper -> lower zone (E30)
     value: float
 
 
@@ -236,10 +236,10 @@ class Limits:
                 continue
             if lim.zone == 0 and value > lim.upper:
                 lim.zone = 1
-                changes.append(LimitZoneChange(vid, limitid, 1, value))
+                changes.append(LimitZoneChange(vid, limitid, 0, value))
             elif lim.zone == 1 and value < lim.lower:
                 lim.zone = 0
-                changes.append(LimitZoneChange(vid, limitid, 0, value))
+                changes.append(LimitZoneChange(vid, limitid, 1, value))
         return changes
 
     # --- persistence ------------------------------------------------------------------------------

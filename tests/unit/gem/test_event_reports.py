@@ -518,13 +518,23 @@ def test_restore_respects_limits() -> None:
         {"version": 1, "reports": [], "links": [{"ceid": "x", "rptids": []}], "enabled": [],
          "next_data_id": 1},
         {"version": 1, "reports": [], "links": [], "enabled": [True], "next_data_id": 1},
+        {"version": 1, "reports": ["x"], "links": [], "enabled": [], "next_data_id": 1},
+        {"version": 1, "reports": [{"rptid": 1, "format": "U4", "vids": "ab"}], "links": [],
+         "enabled": [], "next_data_id": 1},
+        {"version": 1, "reports": 5, "links": [], "enabled": [], "next_data_id": 1},
     ],
 )
 def test_restore_unreadable_changes_nothing(config: dict[str, Any]) -> None:
     er, _ = configured()
+    assert er.fire(101) is not None         # move the DATAID: a failed restore keeps it
     before = snapshot(er)
     exported = er.export_config()
     with pytest.raises(EventReportConfigError):
         er.restore_config(config)
     assert snapshot(er) == before
     assert er.export_config() == exported
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        EventReportLimits(max_reports=0)

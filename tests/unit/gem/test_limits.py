@@ -92,9 +92,9 @@ def test_dead_band_hysteresis() -> None:
     define(lim, (1001, [(1, (F8(-40.0), F8(-45.0)))]))
     assert lim.observe(1001, -50.0) == []  # first observation sets the zone
     assert lim.observe(1001, -42.0) == []  # inside the dead band: nothing
-    assert lim.observe(1001, -39.0) == [LimitZoneChange(1001, 1, 1, -39.0)]
+    assert lim.observe(1001, -39.0) == [LimitZoneChange(1001, 1, 0, -39.0)]
     assert lim.observe(1001, -41.0) == []
-    assert lim.observe(1001, -46.0) == [LimitZoneChange(1001, 1, 0, -46.0)]
+    assert lim.observe(1001, -46.0) == [LimitZoneChange(1001, 1, 1, -46.0)]
 
 
 def test_export_restore() -> None:
