@@ -574,8 +574,12 @@ class EventReports:
         lim = self._limits
         for entry in config["reports"]:
             key, fmt, vids = entry["rptid"], entry["format"], entry["vids"]
-            if isinstance(key, bool) or not isinstance(key, (int, str)) \
-                    or not isinstance(vids, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in vids):
+            if (
+                isinstance(key, bool)
+                or not isinstance(key, (int, str))
+                or not isinstance(vids, list)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in vids)
+            ):
                 raise EventReportConfigError(f"bad report entry {entry!r}")
             cls: Any = item_type_for_name(fmt)
             if cls is None:
