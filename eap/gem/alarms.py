@@ -46,11 +46,12 @@ U4(5)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from eap.errors import LocalProtocolError
+from eap.gem.errors import GemError
 from eap.gem.model import Alarm, EquipmentModel
 from eap.secs2.catalogue import Direction, validate
 from eap.secs2.items import A, B, Item, ItemValueError, L, NumericItem, U4
@@ -71,7 +72,7 @@ _ALED_ENABLE: Final = 0x80
 _CONFIG_VERSION: Final = 1
 
 
-class AlarmError(LocalProtocolError):
+class AlarmError(GemError, LocalProtocolError):
     """Root of the errors this module raises on purpose."""
 
 
@@ -196,6 +197,14 @@ class Alarms:
                 return self.list_enabled_alarms(message)
             case _:
                 raise AlarmError(f"{message.name} is not an alarm management message")
+
+    def handlers(self) -> dict[tuple[int, int], Callable[[SecsMessage], SecsMessage]]:
+        """``{(stream, function): handler}`` for the primaries this class answers."""
+        return {
+            (5, 3): self.enable_alarm_send,
+            (5, 5): self.list_alarms,
+            (5, 7): self.list_enabled_alarms,
+        }
 
     def enable_alarm_send(self, message: SecsMessage) -> SecsMessage:
         """S5F3 -> S5F4 ACKC5: 0 accepted; 1 for an unknown ALID or a malformed message."""

@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from eap.errors import LocalProtocolError
+from eap.gem.errors import GemError
 from eap.gem.model import EquipmentModel, VariableKind
 from eap.secs2.catalogue import Direction, validate
 from eap.secs2.items import (
@@ -123,7 +124,7 @@ _U4_MAX: Final = 0xFFFFFFFF
 _CONFIG_VERSION: Final = 1
 
 
-class EventReportError(LocalProtocolError):
+class EventReportError(GemError, LocalProtocolError):
     """Root of the errors this module raises on purpose."""
 
 
@@ -361,6 +362,17 @@ class EventReports:
                 return self.event_namelist_request(message)
             case _:
                 raise EventReportError(f"{message.name} is not an event report message")
+
+    def handlers(self) -> dict[tuple[int, int], Callable[[SecsMessage], SecsMessage]]:
+        """``{(stream, function): handler}`` for the primaries this class answers."""
+        return {
+            (1, 23): self.event_namelist_request,
+            (2, 33): self.define_report,
+            (2, 35): self.link_event_report,
+            (2, 37): self.enable_event_report,
+            (6, 15): self.event_report_request,
+            (6, 19): self.individual_report_request,
+        }
 
     # --- S2F33 -------------------------------------------------------------------------------
 

@@ -246,3 +246,8 @@ def test_restore_unreadable_changes_nothing(config: dict[str, Any]) -> None:
     with pytest.raises(AlarmConfigError):
         alarms.restore_config(config)
     assert list(alarms.enabled) == [2]
+
+
+def test_handlers_cover_handled() -> None:
+    obj = Alarms(MODEL)
+    assert set(obj.handlers()) == Alarms.HANDLED

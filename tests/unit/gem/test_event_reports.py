@@ -538,3 +538,24 @@ def test_restore_unreadable_changes_nothing(config: dict[str, Any]) -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         EventReportLimits(max_reports=0)
+
+
+def test_handlers_cover_handled() -> None:
+    obj = make()[0]
+    assert set(obj.handlers()) == EventReports.HANDLED
+
+
+def test_with_the_real_variable_store() -> None:
+    from eap.gem.variables import VariableStore
+
+    store = VariableStore(MODEL)
+    er = EventReports(MODEL, store.value_of, enabled_by_default=True)
+    assert ack(er.handle(s2f33([(1, [1, 10, 3])]))) == 0
+    assert ack(er.handle(s2f35([(100, [1])]))) == 0
+    store.set_sv("WebSpeed", 3.5)
+    dvs = store.dv_values_for("ReelLoaded", {"ReelId": "REEL-9", "ReelLength": 10.0})
+    msg = er.fire("ReelLoaded", dvs)
+    store.set_sv("WebSpeed", 4.0)
+    assert msg is not None
+    validate_outgoing(msg)
+    assert body_of(msg)[2] == L(L(U4(1), L(F8(3.5), A("REEL-9"), U4(5))))
