@@ -9,7 +9,8 @@ above UPPERDB and stays there until it falls below LOWERDB (the *lower* zone) --
 so a noisy value near a threshold does not flood the host. Every zone change is a
 :class:`LimitZoneChange`, fired as the ``LimitZoneChanged`` collection event with the DVs
 LimitVariable (VID), EventLimit (LIMITID) and TransitionType (0: lower -> upper
-zone, 1: upper -> lower zone, as E30 words it). The first observation after a limit is defined sets its zone silently.
+zone, 1: upper -> lower zone, as E30 words it). The first observation after a limit is
+defined sets its zone silently.
 
 S2F45 is checked whole before anything changes (VLAACK 1 and the per-variable errors
 otherwise): LVACK 1 unknown variable, 2 no limits capability, 3 variable repeated, 4 limit

@@ -23,7 +23,7 @@ from eap.secs2.items import A, B, L, U4
 from eap.secs2.message import SecsMessage
 from simulators.minimal import MinimalEquipment, MinimalHost, sample_values
 
-P = HsmsParameters(t3=0.5, t5=0.05, t6=0.5, t7=0.3, t8=0.2, linktest=None,
+P = HsmsParameters(t3=0.5, t5=0.05, t6=0.5, t7=1.0, t8=0.2, linktest=None,
                    reconnect_max=0.2, max_message_length=64 * 1024)
 WAIT = 5.0  # upper bound of any single wait in these tests
 
