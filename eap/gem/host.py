@@ -82,6 +82,8 @@ from eap.gem.process_programs import (
 )
 from eap.gem.remote_commands import STANDARD_COMMANDS
 from eap.hsms.connection import HsmsState
+from eap.hsms.errors import RejectedError
+from eap.hsms.header import RejectReason
 from eap.hsms.parameters import ConnectMode, HsmsParameters, Role
 from eap.hsms.session import HsmsSession
 from eap.secs2.items import (
@@ -785,6 +787,16 @@ class GemHost:
             await self.establish_communication(retry=True)
         except asyncio.CancelledError:
             raise
+        except HostTransactionError as exc:
+            if _not_selected(exc):
+                # the peer answered our SELECTED link with Reject "entity not selected":
+                # its HSMS state disagrees with ours (seen with secsgem 0.3.0's select
+                # race); only a new connection and selection can repair that
+                self._log.warning("host_peer_not_selected", action="separate")
+                with contextlib.suppress(EapError):
+                    await self.session.separate()
+            else:
+                self._log.warning("host_establish_failed", error=str(exc))
         except Exception as exc:  # the next selection tries again
             self._log.warning("host_establish_failed", error=str(exc))
 
@@ -872,7 +884,7 @@ class GemHost:
                 error = exc
             if self.communicating:
                 return
-            if not retry:
+            if not retry or _not_selected(error):
                 raise error
             self._log.info("host_establish_retry", error=str(error),
                            delay=self._establish_delay())
@@ -1187,7 +1199,8 @@ class GemHost:
     async def list_alarms(self, alids: Iterable[int] | None = None) -> list[AlarmInfo]:
         """S5F5 (``None``: all) -> the alarms with their set state."""
         ids = [] if alids is None else list(alids)
-        reply = await self._transact(SecsMessage(5, 5, True, U4(*ids)))
+        # L*[ALID]: E5 also allows an integer vector, but secsgem 0.3.0 decodes only the list
+        reply = await self._transact(SecsMessage(5, 5, True, L(*(U4(a) for a in ids))))
         return self._alarm_rows(reply.body)
 
     async def enabled_alarms(self) -> list[AlarmInfo]:
@@ -1547,6 +1560,12 @@ class GemHost:
         async with self.subscribe_events() as sub:
             async for report in sub:
                 yield report
+
+
+def _not_selected(error: BaseException) -> bool:
+    """The cause is a Reject.req "entity not selected": retrying on this link is futile."""
+    cause = error.__cause__
+    return isinstance(cause, RejectedError) and cause.reason == RejectReason.ENTITY_NOT_SELECTED
 
 
 def _parameter_item(command: str, decl: CommandParameter, value: Any) -> Item:
