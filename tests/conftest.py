@@ -12,8 +12,10 @@ one, and the codec's speed is measured by ``python -m benchmarks.codec`` instead
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 from tests.system_tools import require_tool_path, RequireTool
@@ -37,3 +39,11 @@ settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "d
 def require_tool() -> RequireTool:
     """The system-tool rule as a fixture: ``require_tool("tshark", "apt-get install tshark")``."""
     return require_tool_path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Each test starts and ends with structlog's defaults (a test may configure it)."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

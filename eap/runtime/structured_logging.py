@@ -29,6 +29,17 @@ def mask_secrets(
     return event
 
 
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is *now* (it may be replaced after configuration,
+    e.g. by a test runner's capture, and a logger must never write to a closed stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str | int = "INFO", *, json: bool | None = None) -> None:
     """Configure structlog (and the stdlib root logger) once for the process.
 
@@ -55,7 +66,7 @@ def configure_logging(level: str | int = "INFO", *, json: bool | None = None) ->
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(
