@@ -378,23 +378,14 @@ class HsmsSession:
             RejectedError: the peer rejected the message.
             ConnectionClosedError: the connection ended first.
         """
-        link = self._current()
-        self._check_outgoing(message)
-        system = link.conn.send_message(message, link.loop.time())
-        if self._trace:
-            self._trace_message("secs_out", message, system)
-        link.schedule_flush()
-        if not message.wbit:
-            return None
-        fut: asyncio.Future[SecsMessage] = link.loop.create_future()
-        self._pending[system] = fut
-        try:
-            return await fut
-        finally:
-            self._pending.pop(system, None)
+        fut = self.send_nowait(message)
+        return None if fut is None else await fut
 
     def send_nowait(self, message: SecsMessage) -> asyncio.Future[SecsMessage] | None:
-        """Queue a primary and return the reply future (``None`` without the W-bit)."""
+        """Queue a primary and return the reply future (``None`` without the W-bit).
+
+        Raises as :meth:`send` does, the local errors at once, the others through the future.
+        """
         link = self._current()
         self._check_outgoing(message)
         system = link.conn.send_message(message, link.loop.time())
