@@ -4,6 +4,7 @@
                    the SECS-II traffic the host receives as SML;
 ``eap simulate``   a minimal HSMS equipment (passive) that streams event reports;
 ``eap host``       a minimal HSMS host (active) that prints what it receives;
+``eap compliance`` the E30 GEM Compliance Statement of an equipment model (Markdown or JSON);
 ``eap version``    the version.
 """
 
@@ -158,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--port", type=int, default=5000)
     h.add_argument("--device-id", type=int, default=0)
 
+    c = sub.add_parser("compliance", help="the GEM Compliance Statement of an equipment model")
+    c.add_argument("model", help="equipment model YAML file")
+    c.add_argument("--format", choices=("markdown", "json"), default="markdown")
+
     sub.add_parser("version", help="print the version")
     return p
 
@@ -173,6 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_simulate(args.host, args.port, args.device_id, args.interval))
         if args.command == "host":
             return _run(_host(args.host, args.port, args.device_id))
+        if args.command == "compliance":
+            from eap.gem.compliance import render
+            from eap.gem.model import ModelError
+
+            try:
+                sys.stdout.write(render(args.model, args.format))
+            except (OSError, ModelError) as exc:
+                print(f"eap compliance: {exc}", file=sys.stderr)
+                return 1
+            return 0
         if args.command == "version":
             print(metadata.version("eap-gateway"))
             return 0
