@@ -244,7 +244,8 @@ class GemEquipment:
             (10, 5): lambda m, now: self.terminals.handle_s10f5(m),
         }
         for sf, handler in self.variables.handlers().items():
-            self._handlers[sf] = self._plain(handler)
+            # S2F15 stays with _on_s2f15: it applies (TimeFormat, spooling ...) and persists
+            self._handlers.setdefault(sf, self._plain(handler))
         for sf in EventReports.HANDLED:
             self._handlers[sf] = (
                 self._configuring(self.reports.handle) if sf[0] == 2
