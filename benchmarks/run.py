@@ -7,6 +7,9 @@ Benchmarks, in order:
 ``hsms``
     HSMS transport: S6F11 throughput, S1F1 latency, RSS per idle connection, against
     secsgem 0.3.0 in the same invocation (``benchmarks.hsms``).
+``gem``
+    GEM host S6F11 handling with report resolution to named values: our GemHost against
+    secsgem 0.3.0's GemHostHandler, both fed by our GemEquipmentServer (``benchmarks.gem``).
 
 Options: ``--quick`` for shorter runs, ``--only NAME`` (repeatable) to run a subset,
 ``--skip-secsgem`` to leave out the baseline of the HSMS benchmarks.
@@ -20,7 +23,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 
-from benchmarks import hsms
+from benchmarks import gem, hsms
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -38,9 +41,14 @@ def _hsms(args: argparse.Namespace) -> None:
     hsms.run(hsms.options_from(args))
 
 
+def _gem(args: argparse.Namespace) -> None:
+    gem.run(gem.options_from(args))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "codec": _codec,
     "hsms": _hsms,
+    "gem": _gem,
 }
 
 
