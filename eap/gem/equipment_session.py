@@ -161,10 +161,13 @@ class GemEquipmentServer:
     def _dispatch(self, out: Outgoing) -> None:
         eq = self.equipment
         communicating = eq.comm.communicating
+        # every spoolable message is offered first, COMMUNICATING or not: while SPOOL ACTIVE
+        # the spool keeps it behind the older ones (E30: the host gets them in order)
+        if out.spoolable and eq.offer_to_spool(out):
+            return
         if out.purpose not in _ALWAYS and not communicating:
-            if not eq.offer_to_spool(out):
-                self._log.info("gem_message_dropped", message=out.message.name,
-                               reason="not communicating and not spoolable")
+            self._log.info("gem_message_dropped", message=out.message.name,
+                           reason="not communicating and not spoolable")
             return
         if not self.session.selected:
             if out.purpose not in _ALWAYS and eq.offer_to_spool(out):

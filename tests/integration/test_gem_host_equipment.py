@@ -593,15 +593,23 @@ async def test_recipes(configured: Pair) -> None:
         '<L [1] <L [2] <A "WebSpeed"> <L [1] <F8 20.0>>>>>')
     assert await call(host.request_recipe("F1")) == {"WebSpeed": 20.0}
 
+    host.inquire_threshold = 0  # announce with S7F1 first
+    try:
+        await call(host.send_recipe("R4", {"WebSpeed": 10.0}))
+    finally:
+        host.inquire_threshold = 4096
+    assert await call(host.request_recipe("R4")) == {"WebSpeed": 10.0}
+    await call(host.delete_recipes(["R4"]))
+
     assert (await call(host.select_recipe("R2"))).finished
     assert eq.selected_recipe == "R2"
 
     await call(host.delete_recipes(["R1"]))
     assert sorted(eq.recipes.ppids()) == ["F1", "R2"]
     deleted = await p.event("PPChanged")
-    while deleted.values["PPChangeStatus"] != 3:
+    while deleted.values["PPChangeName"] != "R1":  # R4 went first
         deleted = await p.event("PPChanged")
-    assert deleted.values["PPChangeName"] == "R1"
+    assert deleted.values["PPChangeStatus"] == 3
     with pytest.raises(RecipeRefused) as missing:
         await call(host.delete_recipes(["R1"]))
     assert missing.value.code == 4
@@ -757,3 +765,59 @@ async def test_spooling(configured: Pair) -> None:
     await p.quiet("ReelLoaded")
     with pytest.raises(SpoolRefused):
         await call(host.request_spooled_data())
+
+
+async def _drain(p: Pair) -> list[EventReport]:
+    """Every event report until none arrives for QUIET seconds."""
+    got: list[EventReport] = []
+    async with asyncio.timeout(WAIT):
+        while True:
+            try:
+                async with asyncio.timeout(QUIET):
+                    got.append(await anext(p.events))
+            except TimeoutError:
+                return got
+
+
+async def test_spool_unload_in_portions_survives_a_link_drop(configured: Pair) -> None:
+    p = configured
+    host, eq = p.host, p.eq
+    await call(host.reset_spooling({6: [11]}))
+    await call(host.set_equipment_constants({"MaxSpoolTransmit": 2}))
+    assert eq.spool.settings.max_transmit == 2
+    reels = [f"R-{i}" for i in range(6)]
+    await _break_and_fire(p, reels)
+    await _reconnect(p)
+    late = "R-late"  # reported after the reconnection, before S6F23: queues behind
+    p.server.fire_event("ReelLoaded", {"ReelId": late})
+    await until(lambda: eq.spool.spool_count_actual >= len(reels) + 1)
+
+    received: list[EventReport] = []
+    for _ in range(2):
+        await call(host.request_spooled_data())
+        portion = await _drain(p)
+        assert len(portion) == 2, [r.name for r in portion]  # MaxSpoolTransmit per request
+        received += portion
+
+    # the next spooled report is held before its S6F12 and the link drops under it
+    held = asyncio.Event()
+
+    async def hold(report: object) -> None:
+        held.set()
+        await asyncio.Event().wait()
+
+    host.before_ack = hold
+    await call(host.request_spooled_data())
+    await call(held.wait())
+    await _break_and_fire(p, [])
+    host.before_ack = None
+    await _reconnect(p)
+    await call(host.set_equipment_constants({"MaxSpoolTransmit": 0}))
+    await call(host.request_spooled_data())
+    received += await _drain(p)
+    await until(lambda: eq.spool.spool_count_actual == 0)
+
+    names = [r.name for r in received]
+    assert [r.values["ReelId"] for r in received if r.name == "ReelLoaded"] == [*reels, late], \
+        names
+    assert "SpoolTransmitFailure" in names
