@@ -13,6 +13,7 @@ Facts about secsgem 0.3.0's host relied on here (read from its source):
   goes out *without* the W-bit, so (E5: no reply to a primary without W) it waits the whole
   T3 for an S5F4 that never comes and raises ``ValueError('Decoding failed, missing
   message')``. :meth:`SecsgemHost.send` with ``wbit=True`` is the workaround.
+  ``send_equipment_terminal`` does the same with S10F3 (it returns ``None`` after T3).
 * ``subscribe_collection_event`` sends S2F33/S2F35/S2F37 and ignores their acknowledges.
 * ``send_remote_command`` returns the decoded S2F42; the other helpers return ``.get()``
   of the decoded reply, or the decoded reply itself (``request_svs``, ``request_ecs``).

@@ -15,12 +15,15 @@ secsgem's catalogue lacks it), S10F3 and S10F1 terminal services.
 Where secsgem deviates from E5/E30 the test says so and works around it (see
 ``secsgem_host``): its ``enable_alarm``/``disable_alarm`` (S5F3) and
 ``send_equipment_terminal`` (S10F3) send the primary without the W-bit and then wait T3
-for a reply E5 forbids; its S1F14 answer to our crossing S1F13 reaches it after it is
-COMMUNICATING and is logged as "unexpected function received s01f14" (harmless).
+for a reply E5 forbids; our S1F14 to its crossing S1F13 reaches it when our S1F13 has
+already made it COMMUNICATING, and it logs "unexpected function received s01f14"
+(harmless: no S9, no state change).
 Found on our side: an OFF-LINE equipment still sends event, alarm and terminal primaries
 (xfail, :data:`OFF_LINE_SENDS`); S7F6 returns the recipe re-rendered from its typed
-parameters ("WebSpeed = 30.0\\n" for the "WebSpeed = 30" the host sent). Every secsgem call runs in a daemon thread under a bound, every test
-body under ``asyncio.timeout``; the fixture disables secsgem before stopping our server.
+parameters ("WebSpeed = 30.0" and a newline for the "WebSpeed = 30" the host sent).
+
+Every secsgem call runs in a daemon thread under a bound, every test body under
+``asyncio.timeout``; the fixture disables secsgem before stopping our server.
 """
 
 from __future__ import annotations
