@@ -147,6 +147,9 @@ _COMM_CODES: Final = {
     CommState.COMMUNICATING: CommunicationStateValue.COMMUNICATING,
 }
 _STANDARD_TRIGGERS: Final = ("START", "STOP", "PAUSE", "RESUME", "ABORT")
+_ALWAYS_SENT: Final = frozenset({Purpose.ESTABLISH_COMMUNICATION, Purpose.ON_LINE_REQUEST,
+                                 Purpose.SPOOLED})
+"""Purposes not gated by the control state (spooled data goes only on the host's S6F23)."""
 
 
 class GemEquipment:
@@ -196,6 +199,7 @@ class GemEquipment:
             v.id for v in self.model.variables if v.kind is VariableKind.SV
         ))
         self.selected_recipe = ""
+        self._restored_switch: ControlStateName | None = None
         self._restore()  # ECs first: the state machines below read them
 
         ec = self.variables.ec_value
@@ -475,6 +479,10 @@ class GemEquipment:
         Raises:
             ModelError: unknown event or DV, or a value its DV does not allow.
         """
+        return self._fire(event, data)
+
+    def _fire(self, event: int | str, data: Mapping[Any, Any] | None = None, *,
+              announce: bool = False) -> bool:
         key = int(event) if isinstance(event, int) else event
         dvs = self.variables.dv_values_for(
             key, {(int(k) if isinstance(k, int) else k): v for k, v in (data or {}).items()},
@@ -483,7 +491,7 @@ class GemEquipment:
         msg = self.reports.fire(key, dvs)
         if msg is None:
             return False
-        self._queue(Outgoing(msg, Purpose.EVENT_REPORT, spoolable=True))
+        self._queue(Outgoing(msg, Purpose.EVENT_REPORT, spoolable=True), announce=announce)
         return True
 
     def trigger(self, trigger: str) -> None:
@@ -605,7 +613,21 @@ class GemEquipment:
 
     # --- internals: state machine outputs ---
 
-    def _queue(self, out: Outgoing) -> None:
+    def _queue(self, out: Outgoing, *, announce: bool = False) -> None:
+        """Queue a primary for the host; while OFF-LINE only S1F13 and S1F1 go out (E30).
+
+        ``announce``: the report of the control-state change itself (EquipmentOffLine,
+        HostOffLine), sent as the equipment leaves ON-LINE.
+        """
+        control = getattr(self, "control", None)
+        if (
+            control is not None
+            and not control.on_line
+            and not announce
+            and out.purpose not in _ALWAYS_SENT
+        ):
+            self._note(f"{out.message.name} not sent: control state is OFF-LINE")
+            return
         self._outgoing.append(out)
 
     def _handle_comm(self, events: list[comm_mod.CommEvent]) -> None:
@@ -636,7 +658,7 @@ class GemEquipment:
                         name = (StandardCe.HostOffLine.name
                                 if ev.current is ControlStateName.HOST_OFF_LINE
                                 else StandardCe.EquipmentOffLine.name)
-                    self.fire_event(name)
+                    self._fire(name, announce=True)
 
     def _take_spool_events(self) -> None:
         for ev in self.spool.events():
@@ -688,7 +710,8 @@ class GemEquipment:
             on_line_failed=OnLineFailed.HOST_OFF_LINE
             if ec(StandardEc.OnLineFailed) == ControlStateValue.HOST_OFF_LINE
             else OnLineFailed.EQUIPMENT_OFF_LINE,
-            on_line_substate=names[int(ec(StandardEc.OnLineSubstate))],
+            on_line_substate=self._restored_switch
+            or names[int(ec(StandardEc.OnLineSubstate))],
         )
 
     def _sync_svs(self) -> None:
@@ -745,9 +768,26 @@ class GemEquipment:
             state = json.loads(self._state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise GemError(f"{self._state_path}: unreadable GEM state: {exc}") from None
+        try:
+            self._apply_state(state)
+        except GemError as exc:
+            raise GemError(f"{self._state_path}: {exc}") from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise GemError(f"{self._state_path}: unusable GEM state: "
+                           f"{type(exc).__name__}: {exc}") from None
+
+    def _apply_state(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise GemError(f"state must be an object, not {type(state).__name__}")
         if state.get("version") != _STATE_VERSION:
-            raise GemError(f"{self._state_path}: state version {state.get('version')!r} "
-                           f"is not {_STATE_VERSION}")
+            raise GemError(f"state version {state.get('version')!r} is not {_STATE_VERSION}")
+        sections = {"ecs": dict, "reports": dict, "alarms": dict, "recipes": dict,
+                    "limits": dict, "clock": dict}
+        for key, kind in sections.items():
+            if key in state and not isinstance(state[key], kind):
+                raise GemError(f"{key!r} must be an object, not {type(state[key]).__name__}")
+        if state.get("model", self.model.name) != self.model.name:
+            raise GemError(f"state of model {state.get('model')!r}, not {self.model.name!r}")
         result = self.variables.restore_ec_values(state.get("ecs", {}))
         for w in result.warnings:
             self._note(f"restore: EC {w.ecid}: {w.reason}")
@@ -757,11 +797,18 @@ class GemEquipment:
             self._note(f"restore: {warning}")
         for refused in self.recipes.restore_state(state.get("recipes", {})):
             self._note(f"restore: recipe {refused}")
-        self.selected_recipe = str(state.get("selected_recipe", ""))
-        if self.selected_recipe:
-            self.variables.set_sv(StandardSv.PPExecName, self.selected_recipe)
+        selected = str(state.get("selected_recipe", ""))
+        if selected and self.recipes.get(selected) is None:
+            self._note(f"restore: selected recipe {selected} no longer exists")
+            selected = ""
+        self.selected_recipe = selected
+        if selected:
+            self.variables.set_sv(StandardSv.PPExecName, selected)
         self.limits.restore_state(state.get("limits", {}))
         self.clock.restore_state(state.get("clock", {}))
+        switch = state.get("control_switch")
+        if switch in (ControlStateName.ON_LINE_LOCAL.name, ControlStateName.ON_LINE_REMOTE.name):
+            self._restored_switch = ControlStateName[switch]
 
     def close(self) -> None:
         """Persist and release the spool store."""

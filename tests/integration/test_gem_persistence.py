@@ -398,23 +398,16 @@ def _saved_state(directory: Path) -> Path:
     return directory / STATE_FILE
 
 
-_NOT_NAMED = ("valid JSON of the wrong shape escapes GemEquipment._restore as a bare "
-              "AttributeError, or as a sub-module config error, without the file's name")
 
 
 @pytest.mark.parametrize(("label", "mutate"), [
     pytest.param("truncated", lambda s: None, id="truncated"),
     pytest.param("version", lambda s: s.update(version=99), id="unknown-version"),
-    pytest.param("list", lambda s: [], id="top-level-list",
-                 marks=pytest.mark.xfail(strict=True, reason=_NOT_NAMED)),
-    pytest.param("ecs", lambda s: s.update(ecs=[1501]), id="ecs-not-an-object",
-                 marks=pytest.mark.xfail(strict=True, reason=_NOT_NAMED)),
-    pytest.param("reports", lambda s: s.update(reports="x"), id="reports-not-an-object",
-                 marks=pytest.mark.xfail(strict=True, reason=_NOT_NAMED)),
-    pytest.param("recipes", lambda s: s.update(recipes="x"), id="recipes-not-an-object",
-                 marks=pytest.mark.xfail(strict=True, reason=_NOT_NAMED)),
-    pytest.param("clock", lambda s: s.update(clock="x"), id="clock-not-an-object",
-                 marks=pytest.mark.xfail(strict=True, reason=_NOT_NAMED)),
+    pytest.param("list", lambda s: [], id="top-level-list"),
+    pytest.param("ecs", lambda s: s.update(ecs=[1501]), id="ecs-not-an-object"),
+    pytest.param("reports", lambda s: s.update(reports="x"), id="reports-not-an-object"),
+    pytest.param("recipes", lambda s: s.update(recipes="x"), id="recipes-not-an-object"),
+    pytest.param("clock", lambda s: s.update(clock="x"), id="clock-not-an-object"),
 ])
 def test_a_state_file_it_cannot_use_is_a_gem_error_naming_the_file(
     tmp_path: Path, label: str, mutate: Callable[[dict[str, Any]], Any],
@@ -432,9 +425,6 @@ def test_a_state_file_it_cannot_use_is_a_gem_error_naming_the_file(
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GemEquipment.export_state writes control_switch, but _restore never reads it: the "
-    "control state machine is rebuilt from the ECs, so ON-LINE LOCAL comes back REMOTE"))
 def test_the_operators_local_remote_switch_survives_a_restart(tmp_path: Path) -> None:
     eq = GemEquipment(MODEL, state_dir=tmp_path)
     eq.operator_local()

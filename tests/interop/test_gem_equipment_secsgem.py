@@ -18,9 +18,10 @@ Where secsgem deviates from E5/E30 the test says so and works around it (see
 for a reply E5 forbids; our S1F14 to its crossing S1F13 reaches it when our S1F13 has
 already made it COMMUNICATING, and it logs "unexpected function received s01f14"
 (harmless: no S9, no state change).
-Found on our side: an OFF-LINE equipment still sends event, alarm and terminal primaries
-(xfail, :data:`OFF_LINE_SENDS`); S7F6 returns the recipe re-rendered from its typed
-parameters ("WebSpeed = 30.0" and a newline for the "WebSpeed = 30" the host sent).
+Found on our side and fixed: an OFF-LINE equipment sent event, alarm and terminal
+primaries (E30 lets it send only S1F13 and, in ATTEMPT ON-LINE, S1F1). Noted: S7F6 returns
+the recipe re-rendered from its typed parameters ("WebSpeed = 30.0" and a newline for the
+"WebSpeed = 30" the host sent).
 
 Every secsgem call runs in a daemon thread under a bound, every test body under
 ``asyncio.timeout``; the fixture disables secsgem before stopping our server.
@@ -196,15 +197,6 @@ async def test_host_off_line_on_line_and_operator_on_line(pair: Pair) -> None:
         assert values == [ControlStateValue.ON_LINE_REMOTE, ControlStateValue.ATTEMPT_ON_LINE]
 
 
-OFF_LINE_SENDS = (
-    "OUR BUG (E30 4.2.4 OFF-LINE): in HOST OFF-LINE (after S1F15/S1F16 OFLACK 0) our "
-    "equipment still sends S6F11 W, S5F1 W and S10F1 W to the host; E30 lets an OFF-LINE "
-    "equipment send only S1F13 and (ATTEMPT ON-LINE) S1F1. GemEquipmentServer._dispatch "
-    "gates on the communication state only, never on the control state."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=OFF_LINE_SENDS)
 async def test_off_line_equipment_sends_no_primaries(pair: Pair) -> None:
     sg, server = pair.sg, pair.server
     async with asyncio.timeout(BUDGET):
