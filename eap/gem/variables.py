@@ -672,6 +672,7 @@ class VariableStore:
         return {
             (1, 3): self.handle_s1f3,
             (1, 11): self.handle_s1f11,
+            (1, 21): self.handle_s1f21,
             (2, 13): self.handle_s2f13,
             (2, 15): self.handle_s2f15,
             (2, 29): self.handle_s2f29,
@@ -715,6 +716,19 @@ class VariableStore:
             for i, v in self._selected(ids, VariableKind.SV)
         ]
         return SecsMessage(1, 12, False, L(*rows))
+
+    def handle_s1f21(self, message: SecsMessage) -> SecsMessage:
+        """S1F21 Data Variable Namelist Request -> S1F22 (unknown: zero-length name, units).
+
+        Raises:
+            MessageShapeError: the body is not ``L*[VID]`` (answer S9F7).
+        """
+        ids = self._ids(message, 1, 21)
+        rows = [
+            L(i, A(v.name), A(v.units)) if v is not None else L(i, A(), A())
+            for i, v in self._selected(ids, VariableKind.DV)
+        ]
+        return SecsMessage(1, 22, False, L(*rows))
 
     def handle_s2f13(self, message: SecsMessage) -> SecsMessage:
         """S2F13 Equipment Constant Request -> S2F14 (unknown ECID: ``<L [0]>``).

@@ -192,7 +192,7 @@ def test_handlers_check_the_message() -> None:
         s.handle_s2f15(_req(2, 15, L(U4(1101))))
     with pytest.raises(LocalProtocolError):
         s.handle_s2f13(_req(1, 3))
-    assert set(s.handlers()) == {(1, 3), (1, 11), (2, 13), (2, 15), (2, 29)}
+    assert set(s.handlers()) == {(1, 3), (1, 11), (1, 21), (2, 13), (2, 15), (2, 29)}
 
 
 # --- S2F13 / S2F29 ------------------------------------------------------------------------
@@ -513,3 +513,32 @@ def test_coerce_ec_value_python_values() -> None:
         coerce_ec_value(v, [3, 4])
     with pytest.raises(ModelError):
         coerce_ec_value(v, True)
+
+
+def test_s1f21_data_variable_namelist() -> None:
+    """S1F21 lists DVs (all for an empty list); an SVID or unknown id gets empty fields."""
+    from eap.gem.model import EquipmentModel as _Model
+    from eap.gem.variables import VariableStore as _Store
+    from eap.secs2.catalogue import validate_outgoing as _check
+    from eap.secs2.items import A as _A
+    from eap.secs2.items import L as _L
+    from eap.secs2.items import U4 as _U4
+    from eap.secs2.message import SecsMessage as _Msg
+
+    model = _Model.model_validate({
+        "name": "W", "softrev": "1",
+        "variables": [
+            {"id": 1001, "name": "Current", "kind": "SV", "format": "F8"},
+            {"id": 2001, "name": "CellId", "kind": "DV", "format": "A", "units": ""},
+            {"id": 2002, "name": "WeldEnergy", "kind": "DV", "format": "F8", "units": "J"},
+        ],
+        "processing": {"states": ["IDLE"], "initial": "IDLE", "transitions": []},
+    })
+    store = _Store(model)
+    everything = store.handle_s1f21(_Msg(1, 21, True, _L()))
+    _check(everything)
+    assert everything.body == _L(_L(_U4(2001), _A("CellId"), _A("")),
+                                 _L(_U4(2002), _A("WeldEnergy"), _A("J")))
+    some = store.handle_s1f21(_Msg(1, 21, True, _L(_U4(2002), _U4(1001), _U4(9))))
+    assert some.body == _L(_L(_U4(2002), _A("WeldEnergy"), _A("J")),
+                           _L(_U4(1001), _A(), _A()), _L(_U4(9), _A(), _A()))
