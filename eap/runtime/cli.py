@@ -1,7 +1,7 @@
 """The ``eap`` command line.
 
-``eap demo``       an equipment simulator and the host against it, in one process, printing
-                   the SECS-II traffic the host receives as SML;
+``eap demo``       a coater GEM equipment and the EAP's GEM host in one process, printing
+                   every event and alarm the host receives with its values named;
 ``eap simulate``   a minimal HSMS equipment (passive) that streams event reports;
 ``eap host``       a minimal HSMS host (active) that prints what it receives;
 ``eap compliance`` the E30 GEM Compliance Statement of an equipment model (Markdown or JSON);
@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from eap.hsms.connection import HsmsState
+from eap.runtime.demo import run_demo
 from eap.runtime.structured_logging import configure_logging
 from eap.secs2.items import A, F8, Item, U4
 from eap.secs2.message import SecsMessage
@@ -54,40 +55,6 @@ def _coater_values(n: int, rng: random.Random) -> list[Item]:
         F8(round(rng.gauss(110.0, 0.8), 1)),  # dryer zone 1, C
         A("OK"),
     ]
-
-
-async def _demo(events: int | None, interval: float) -> int:
-    rng = random.Random(7)
-    equipment = MinimalEquipment(mdln="COATER-SIM", softrev="0.1.0")
-    await equipment.start()
-    shown = 0
-
-    def show(msg: SecsMessage) -> None:
-        nonlocal shown
-        shown += 1
-        print(f"--- host received event report #{shown}", flush=True)
-        print(_render(msg), flush=True)
-
-    host = MinimalHost(port=equipment.port, on_event=show, name="EAP")
-    await host.start()
-    try:
-        await host.session.wait_selected(10)
-        await equipment.session.wait_selected(10)
-        reply = await host.establish_communication()
-        print("--- host: S1F13 -> equipment answered", flush=True)
-        print(_render(reply) if reply else "(no reply)", flush=True)
-        ident = await host.are_you_there()
-        print("--- host: S1F1 -> equipment answered", flush=True)
-        print(_render(ident) if ident else "(no reply)", flush=True)
-        n = 0
-        while events is None or n < events:
-            await equipment.send_event(ceid=3001, values=_coater_values(n, rng), rptid=30)
-            n += 1
-            await asyncio.sleep(interval)
-    finally:
-        await host.stop()
-        await equipment.stop()
-    return 0
 
 
 async def _simulate(host: str, port: int, device_id: int, interval: float) -> int:
@@ -144,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="simulator + host in one process, traffic shown as SML")
+    d = sub.add_parser("demo", help="coater GEM equipment + GEM host, live events and alarms")
     d.add_argument("--events", type=int, default=None, help="stop after N event reports")
     d.add_argument("--interval", type=float, default=1.0, help="seconds between reports")
 
@@ -173,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=True if args.log_json else None)
     try:
         if args.command == "demo":
-            return _run(_demo(args.events, args.interval))
+            return _run(run_demo(args.events, args.interval))
         if args.command == "simulate":
             return _run(_simulate(args.host, args.port, args.device_id, args.interval))
         if args.command == "host":
