@@ -574,8 +574,14 @@ class GemEquipment:
         return out
 
     def reply_received(self, out: Outgoing, reply: SecsMessage, now: float) -> None:
-        """The host answered ``out`` (SxF0 included)."""
+        """The host answered ``out`` (SxF0 included).
+
+        An answer that arrives after its transaction was already settled (the link dropped
+        and came back, an S1F1 after the operator switched OFF-LINE) moves nothing.
+        """
         if out.purpose is Purpose.ESTABLISH_COMMUNICATION:
+            if not self.comm.s1f13_open:
+                return
             commack = 1
             body = reply.body
             if reply.function == 14 and isinstance(body, L) and body.value and \
@@ -583,6 +589,8 @@ class GemEquipment:
                 commack = body[0].value[0]
             self._handle_comm(self.comm.s1f14_received(commack, now))
         elif out.purpose is Purpose.ON_LINE_REQUEST:
+            if self.control.state is not ControlStateName.ATTEMPT_ON_LINE:
+                return
             if reply.function == 2:
                 self._handle_control(self.control.s1f2_received())
             else:
@@ -594,11 +602,13 @@ class GemEquipment:
             self._queue_spool_transmit()
 
     def transaction_failed(self, out: Outgoing, now: float) -> None:
-        """``out`` got no answer (T3, or the link dropped)."""
+        """``out`` got no answer (T3, or the link dropped); a settled one moves nothing."""
         if out.purpose is Purpose.ESTABLISH_COMMUNICATION:
-            self._handle_comm(self.comm.transaction_failed(now))
+            if self.comm.s1f13_open:
+                self._handle_comm(self.comm.transaction_failed(now))
         elif out.purpose is Purpose.ON_LINE_REQUEST:
-            self._handle_control(self.control.s1f1_failed())
+            if self.control.state is ControlStateName.ATTEMPT_ON_LINE:
+                self._handle_control(self.control.s1f1_failed())
         elif out.purpose is Purpose.SPOOLED and out.spool_id is not None:
             self.spool.transmit_failed(out.spool_id, time.time())
             self._take_spool_events()
