@@ -152,11 +152,16 @@ class GemEquipmentServer:
                     async with asyncio.timeout(None if delay == float("inf") else delay):
                         await self._wake.wait()
             self._wake.clear()
-            now = loop.time()
-            if self.equipment.next_deadline() <= now:
-                self.equipment.handle_timers(now)
-            for out in self.equipment.take_outgoing():
-                self._dispatch(out)
+            try:
+                now = loop.time()
+                if self.equipment.next_deadline() <= now:
+                    self.equipment.handle_timers(now)
+                for out in self.equipment.take_outgoing():
+                    self._dispatch(out)
+            except Exception:
+                # a defect must not silence the equipment for good: report it loudly and
+                # keep serving (what was taken from the queue in this round is lost)
+                self._log.exception("gem_pump_failed")
 
     def _dispatch(self, out: Outgoing) -> None:
         eq = self.equipment
