@@ -614,10 +614,15 @@ class CarrierManagement:
         """The equipment opened the carrier and takes substrates (18).
 
         Raises:
-            E87StateError: ID or slot map not VERIFICATION OK, or already accessed.
+            E87StateError: ID or slot map not VERIFICATION OK, already accessed, or the
+                carrier was released to leave (CancelCarrier).
         """
-        return list(self._carrier_on(port_id, "access started").apply(
-            CarrierInput.ACCESS_STARTED))
+        carrier = self._carrier_on(port_id, "access started")
+        port = self._port(port_id)
+        if port.releasable:
+            raise E87StateError(f"port {port_id}: the carrier is released to leave",
+                                state=port.transfer_state.name, input="access started")
+        return list(carrier.apply(CarrierInput.ACCESS_STARTED))
 
     def _after_access(self, port: LoadPort, carrier: Carrier,
                       inp: CarrierInput) -> list[E87Event]:

@@ -624,6 +624,8 @@ def test_cancel_carrier_at_port_of_a_verified_carrier_returns_it() -> None:
     result = m.carrier_action("CancelCarrierAtPort", "", 1)
     assert carrier_numbers(result.events) == []
     assert port_numbers(result.events) == [(9,)]
+    with pytest.raises(E87StateError):
+        m.access_started(1)  # cancelled: it leaves untouched (found by the property test)
 
 
 def test_carrier_recreate() -> None:
