@@ -30,6 +30,30 @@ constants, recipes, limits, the clock offset, the control state -- is written to
 ``<state_dir>/gem-<name>.json`` after every change (atomically: temporary file, fsync,
 rename) and read back at construction, so a restarted equipment is configured as the host
 left it. The spool lives in SQLite in the same directory.
+
+GEM300 (optional)
+-----------------
+Given ``load_ports`` (E87) and/or ``substrate_locations`` (E90), the model is merged with
+the GEM300 fragment (:mod:`eap.gem300.standard`, ids 100-999) and the equipment owns
+:attr:`GemEquipment.carriers` (:class:`~eap.gem300.carrier_management.CarrierManagement`),
+:attr:`GemEquipment.substrates` (:class:`~eap.gem300.substrate_tracking.SubstrateTracking`)
+and :attr:`GemEquipment.objects` (:class:`~eap.gem300.object_services.ObjectServices`):
+
+* S3F17/S3F25/S3F27 go to carrier management, S14F1/S14F3 to object services (types
+  ``Substrate``, ``SubstrateLocation``/``SubstLoc``, ``Carrier``, ``LoadPort``). They are
+  host services, not remote commands: like every other host primary they are refused with
+  SxF0 while OFF-LINE and served in both ON-LINE LOCAL and ON-LINE REMOTE (E87's carrier
+  actions are services of the ON-LINE host; E30's LOCAL restriction is about remote
+  commands that start processing or motion).
+* S2F49 (and S2F41) with RCMD ``ProceedWithSubstrate``/``CancelSubstrate`` go to
+  :meth:`~eap.gem300.substrate_tracking.SubstrateTracking.host_command` (parameter
+  ``SubstID``) unless the model declares a command of that name; being remote commands they
+  answer HCACK 2 outside ON-LINE REMOTE, like the model's own.
+* Every E87/E90 event, from a host service or from the equipment side, is fired as its
+  collection event with its data variables. Equipment-side inputs go through
+  :meth:`GemEquipment.report_material`:
+  ``eq.report_material(eq.carriers.id_read(1, "REEL-7"))``.
+* Ports, carriers, substrates and locations are part of the persisted state.
 """
 
 from __future__ import annotations
@@ -38,7 +62,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -88,7 +112,25 @@ from eap.gem.standard import (
 from eap.gem.terminal import Terminals
 from eap.gem.trace import Traces
 from eap.gem.variables import EcChanged, VariableStore
-from eap.secs2.items import A, B, L
+from eap.gem300.carrier_management import (
+    ActionResult,
+    CarrierManagement,
+    CarrierManagementConfig,
+    E87Event,
+)
+from eap.gem300.carrier_objects import CarrierProvider, LoadPortProvider
+from eap.gem300.load_port import E87Error
+from eap.gem300.object_services import ObjectServices
+from eap.gem300.standard import has_gem300_standard, with_gem300_standard
+from eap.gem300.substrate import (
+    IDStatusChanged,
+    ProcessingChanged,
+    SubstrateTrackingError,
+    TransportChanged,
+)
+from eap.gem300.substrate_location import LocationChanged
+from eap.gem300.substrate_tracking import SubstrateTracking, TrackingEvent
+from eap.secs2.items import A, B, L, NumericItem, TextItem
 from eap.secs2.message import SecsMessage
 
 __all__ = [
@@ -150,6 +192,22 @@ _STANDARD_TRIGGERS: Final = ("START", "STOP", "PAUSE", "RESUME", "ABORT")
 _ALWAYS_SENT: Final = frozenset({Purpose.ESTABLISH_COMMUNICATION, Purpose.ON_LINE_REQUEST,
                                  Purpose.SPOOLED})
 """Purposes not gated by the control state (spooled data goes only on the host's S6F23)."""
+SUBSTRATE_COMMANDS: Final = ("ProceedWithSubstrate", "CancelSubstrate")
+"""E90 host services served as S2F49/S2F41 remote commands (parameter ``SubstID``)."""
+
+MaterialEvent = E87Event | TrackingEvent
+"""An E87 or E90 event, fired as its collection event."""
+_E90_EVENTS: Final = (TransportChanged, ProcessingChanged, IDStatusChanged, LocationChanged)
+
+
+def _port_number(port: int | str, prefix: str) -> int:
+    """A load port given as PortID (1) or LocationID (``"LP1"``) -> PortID."""
+    if isinstance(port, int):
+        return port
+    text = port[len(prefix):] if prefix and port.startswith(prefix) else port
+    if not text.isdigit():
+        raise ModelError(f"load port {port!r} is neither a PortID nor {prefix}<PortID>")
+    return int(text)
 
 
 class GemEquipment:
@@ -163,6 +221,10 @@ class GemEquipment:
         command_executor: runs the model's own remote commands (and standard ones the
             processing machine has no trigger for); without it they answer HCACK 2.
         wall_clock: the local time, aware (Clock SV, S2F17/S2F31, spool times).
+        load_ports: E87: the load ports, as PortIDs (``1``) or LocationIDs (``"LP1"``, with
+            ``carrier_config.location_prefix``); ``None``: no E87.
+        carrier_config: E87 carrier management configuration.
+        substrate_locations: E90: the SubstLocIDs; ``None``: no E90.
     """
 
     def __init__(
@@ -173,8 +235,14 @@ class GemEquipment:
         name: str | None = None,
         command_executor: CommandExecutor | None = None,
         wall_clock: Callable[[], datetime] | None = None,
+        load_ports: Sequence[int | str] | None = None,
+        carrier_config: CarrierManagementConfig | None = None,
+        substrate_locations: Sequence[str] | None = None,
     ) -> None:
         self.model = model if has_gem_standard(model) else with_gem_standard(model)
+        gem300 = load_ports is not None or substrate_locations is not None
+        if gem300 and not has_gem300_standard(self.model):
+            self.model = with_gem300_standard(self.model)
         self.name = name or model.name
         self._wall = wall_clock or (lambda: datetime.now().astimezone())
         self.command_executor = command_executor
@@ -200,6 +268,28 @@ class GemEquipment:
         ))
         self.selected_recipe = ""
         self._restored_switch: ControlStateName | None = None
+
+        self.carriers: CarrierManagement | None = None
+        """E87 carrier management (``None`` without load ports)."""
+        self.substrates: SubstrateTracking | None = None
+        """E90 substrate tracking (``None`` without substrate locations)."""
+        self.objects: ObjectServices | None = None
+        """E39 object services for S14F1/S14F3 (``None`` without GEM300)."""
+        self._carriers_restored = False
+        if load_ports is not None:
+            config = carrier_config or CarrierManagementConfig()
+            self.carriers = CarrierManagement(
+                [_port_number(p, config.location_prefix) for p in load_ports], config)
+        if substrate_locations is not None:
+            self.substrates = SubstrateTracking(clock=self._wall)
+            for loc in substrate_locations:
+                self.substrates.add_location(loc)
+        if gem300:
+            self.objects = (ObjectServices.for_tracking(self.substrates, self.model.name)
+                            if self.substrates is not None else ObjectServices(self.model.name))
+            if self.carriers is not None:
+                self.objects.register("Carrier", CarrierProvider(self.carriers))
+                self.objects.register("LoadPort", LoadPortProvider(self.carriers))
         self._restore()  # ECs first: the state machines below read them
 
         ec = self.variables.ec_value
@@ -219,6 +309,8 @@ class GemEquipment:
         self._handle_comm(self.comm.start())
         self._handle_control(self.control.start())
         self._sync_svs()
+        if self.carriers is not None and not self._carriers_restored:
+            self._fire_material(self.carriers.start())  # power-up (OFF-LINE: not sent)
 
         self._handlers: dict[tuple[int, int], Callable[[SecsMessage, float], SecsMessage | None]]
         self._handlers = {
@@ -231,8 +323,8 @@ class GemEquipment:
             (2, 31): self._on_s2f31,
             (2, 15): self._on_s2f15,
             (2, 23): lambda m, now: self.traces.handle_s2f23(m, now),
-            (2, 41): lambda m, now: self.commands.handle_s2f41(m, self._execute),
-            (2, 49): lambda m, now: self.commands.handle_s2f49(m, self._execute),
+            (2, 41): self._on_s2f41,
+            (2, 49): self._on_s2f49,
             (2, 43): self._on_s2f43,
             (2, 45): self._configuring(self.limits.handle_s2f45),
             (2, 47): lambda m, now: self.limits.handle_s2f47(m),
@@ -260,6 +352,13 @@ class GemEquipment:
                 self._configuring(self.alarms.handle) if sf == (5, 3)
                 else self._plain(self.alarms.handle)
             )
+        if self.carriers is not None:
+            self._handlers[(3, 17)] = self._carrier_service(self.carriers.handle_s3f17, 18)
+            self._handlers[(3, 25)] = self._carrier_service(self.carriers.handle_s3f25, 26)
+            self._handlers[(3, 27)] = self._carrier_service(self.carriers.handle_s3f27, 28)
+        if self.objects is not None:
+            self._handlers[(14, 1)] = self._on_s14
+            self._handlers[(14, 3)] = self._on_s14
 
     # --- what this equipment serves ---
 
@@ -385,6 +484,104 @@ class GemEquipment:
         return ppid == self.selected_recipe and self.processing.state not in (
             self.model.processing.initial, "IDLE",
         )
+
+    # --- GEM300: E87 carrier services, E39 object services, E90 substrate commands ---
+
+    def _carrier_service(
+        self, handler: Callable[[SecsMessage], ActionResult], function: int
+    ) -> Callable[[SecsMessage, float], SecsMessage]:
+        def run(msg: SecsMessage, now: float) -> SecsMessage:
+            result = handler(msg)
+            if not result.ok:
+                self._note(f"{msg.name} refused: CAACK {int(result.caack)} "
+                           + "; ".join(e.text for e in result.errors))
+            self.report_material(result.events)
+            return result.reply(function)
+        return run
+
+    def _on_s14(self, msg: SecsMessage, now: float) -> SecsMessage:
+        assert self.objects is not None
+        reply = self.objects.handle(msg)
+        if msg.function == 3:
+            self.save()
+        return reply
+
+    def _substrate_command(self, msg: SecsMessage, rcmd_at: int) -> SecsMessage | None:
+        """An S2F41/S2F49 naming an E90 substrate service: its reply, else ``None``."""
+        body = msg.body
+        if self.substrates is None or not isinstance(body, L) or len(body) <= rcmd_at + 1:
+            return None
+        rcmd_item = body[rcmd_at]
+        rcmd = str(rcmd_item.value) if isinstance(rcmd_item, TextItem) else ""
+        if rcmd not in SUBSTRATE_COMMANDS or any(
+            c.name == rcmd for c in self.model.remote_commands
+        ):
+            return None
+        params: dict[str, str] = {}
+        plist = body[rcmd_at + 1]
+        if isinstance(plist, L):
+            for pair in plist:
+                if isinstance(pair, L) and len(pair) == 2 and isinstance(pair[0], TextItem):
+                    value = pair[1]
+                    params[str(pair[0].value)] = (
+                        str(value.value) if isinstance(value, TextItem)
+                        else str(value.value[0]) if isinstance(value, NumericItem)
+                        and len(value.value) == 1 else repr(value)
+                    )
+        errors: list[tuple[str, int]] = []
+        if not self.control.remote_commands_allowed:
+            self._note(f"{rcmd} refused: control state is not ON-LINE REMOTE")
+            hcack = int(HostCommandAck.CANNOT_PERFORM_NOW)
+        else:
+            result = self.substrates.host_command(rcmd, params)
+            hcack = result.hcack
+            if hcack == 3:
+                errors.append(("SubstID", 1 if "SubstID" not in params else 2))
+            if result.text:
+                self._note(f"{rcmd}: {result.text}")
+            self.report_material(result.events)
+        return SecsMessage(2, msg.function + 1, False, L(
+            B(hcack), L(*(L(A(n), B(a)) for n, a in errors)),
+        ))
+
+    def _on_s2f41(self, msg: SecsMessage, now: float) -> SecsMessage | None:
+        reply = self._substrate_command(msg, 0)
+        return reply if reply is not None else self.commands.handle_s2f41(msg, self._execute)
+
+    def _on_s2f49(self, msg: SecsMessage, now: float) -> SecsMessage | None:
+        reply = self._substrate_command(msg, 2)
+        return reply if reply is not None else self.commands.handle_s2f49(msg, self._execute)
+
+    def report_material(self, events: Iterable[MaterialEvent]) -> list[MaterialEvent]:
+        """Fire the collection event of every E87/E90 event (in order) and persist.
+
+        Call it with what an equipment-side input of :attr:`carriers` or :attr:`substrates`
+        returned: ``eq.report_material(eq.carriers.carrier_placed(1))``.
+
+        Returns:
+            The events, as a list.
+        """
+        out = list(events)
+        self._fire_material(out)
+        if out:
+            self.save()
+        return out
+
+    def _fire_material(self, events: Iterable[MaterialEvent]) -> None:
+        for ev in events:
+            name = ev.collection_event
+            data: Mapping[str, object] = (
+                ev.data if isinstance(ev, _E90_EVENTS) else ev.data_variables
+            )
+            ce = self.model.find_event(name)
+            if ce is None:
+                self._note(f"no collection event {name} in the model; not reported")
+                continue
+            allowed = set(ce.data_variables)
+            try:
+                self._fire(ce.id, {k: v for k, v in data.items() if k in allowed})
+            except ModelError as exc:
+                self._note(f"{name} not reported: {exc}")
 
     # --- remote commands ---
 
@@ -756,6 +953,9 @@ class GemEquipment:
             "limits": self.limits.export_state(),
             "clock": self.clock.export_state(),
             "control_switch": self.control.switch.name if hasattr(self, "control") else None,
+            **({"carriers": self.carriers.export_state()} if self.carriers is not None else {}),
+            **({"substrates": self.substrates.export_state()}
+               if self.substrates is not None else {}),
         }
 
     def save(self) -> None:
@@ -819,6 +1019,31 @@ class GemEquipment:
         switch = state.get("control_switch")
         if switch in (ControlStateName.ON_LINE_LOCAL.name, ControlStateName.ON_LINE_REMOTE.name):
             self._restored_switch = ControlStateName[switch]
+        self._apply_material_state(state)
+
+    def _apply_material_state(self, state: dict[str, Any]) -> None:
+        """E87/E90 sections; one that no longer fits the configuration is dropped (noted)."""
+        carriers, substrates = state.get("carriers"), state.get("substrates")
+        if self.carriers is not None and isinstance(carriers, dict):
+            try:
+                self.carriers.restore_state(carriers)
+                self._carriers_restored = True
+            except (E87Error, AttributeError, TypeError, ValueError, KeyError) as exc:
+                self._note(f"restore: carriers dropped: {exc}")
+        elif carriers is not None and self.carriers is None:
+            self._note("restore: carrier state ignored (no load ports configured)")
+        if self.substrates is not None and isinstance(substrates, dict):
+            configured = {loc.location_id for loc in self.substrates.locations()}
+            try:
+                self.substrates.restore_state(substrates)
+            except SubstrateTrackingError as exc:
+                self._note(f"restore: substrates dropped: {exc}")
+            else:
+                restored = {loc.location_id for loc in self.substrates.locations()}
+                for loc in sorted(configured - restored):
+                    self.substrates.add_location(loc)
+        elif substrates is not None and self.substrates is None:
+            self._note("restore: substrate state ignored (no substrate locations configured)")
 
     def close(self) -> None:
         """Persist and release the spool store."""
