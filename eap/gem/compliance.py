@@ -467,7 +467,7 @@ def _plural(n: int, what: str) -> str:
 def _stream3(f: _Facts) -> list[str]:
     if any(s == 3 for s, _ in f.served):
         return []
-    return ["stream 3 is not served: E87 carrier management is not implemented yet"]
+    return ["stream 3 is not served: this equipment has no load ports configured (E87 off)"]
 
 
 def _alarm_notes(f: _Facts) -> list[str]:
