@@ -813,6 +813,15 @@ class GemHost:
     def _dataid(self) -> U4:
         return U4(next(self._dataids) & 0xFFFFFFFF)
 
+    async def transact(self, message: SecsMessage) -> SecsMessage:
+        """Send a primary with the W-bit and return its reply, with this host's error rules.
+
+        For services built on top of the host (GEM300): T3, SxF0 and an unexpected reply
+        become :class:`HostTransactionError`, :class:`TransactionAborted` and
+        :class:`UnexpectedReply`, and the state mirrors see them as for every other call.
+        """
+        return await self._transact(message)
+
     async def _transact(self, message: SecsMessage) -> SecsMessage:
         try:
             reply = await self.session.send(message)

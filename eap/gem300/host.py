@@ -908,7 +908,7 @@ class Gem300Host:
 
     async def _transact(self, message: SecsMessage) -> SecsMessage:
         # GemHost's transaction: T3-bounded, its errors typed, its comm state kept
-        return await self.host._transact(message)
+        return await self.host.transact(message)
 
     def _dataid(self) -> U4:
         return U4(next(self._dataids) & 0xFFFFFFFF)
