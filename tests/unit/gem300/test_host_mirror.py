@@ -193,7 +193,10 @@ async def test_feed_delivers_in_order_to_callbacks_and_subscriptions() -> None:
     seen: list[str] = []
 
     async def slow(view: CarrierView) -> None:
-        await asyncio.sleep(0.01 if view.event == "CarrierTransition1" else 0)
+        if view.event == "CarrierTransition1":  # the first delivery is the slowest
+            gate = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.01, gate.set)
+            await gate.wait()
         seen.append(view.event)
 
     def failing(view: LoadPortView) -> None:
