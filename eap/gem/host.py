@@ -137,7 +137,10 @@ __all__ = [
     "TransactionAborted",
     "UnexpectedReply",
     "VariableInfo",
+    "reply_code",
+    "reply_list",
     "resolve_event_report",
+    "to_python",
 ]
 
 _log = structlog.get_logger("eap.gem.host")
@@ -403,8 +406,12 @@ def _id(item: Item) -> Id:
     raise UnexpectedReply(f"expected an identifier, got {item!r}")
 
 
-def _code(item: Item | None) -> int:
-    """An acknowledge code (B[1] or a one-element integer)."""
+def reply_code(item: Item | None) -> int:
+    """An acknowledge code (B[1] or a one-element integer) of a reply.
+
+    Raises:
+        UnexpectedReply: anything else.
+    """
     if isinstance(item, B) and len(item.value) == 1:
         return item.value[0]
     if isinstance(item, NumericItem) and len(item.value) == 1:
@@ -412,7 +419,12 @@ def _code(item: Item | None) -> int:
     raise UnexpectedReply(f"expected an acknowledge code, got {item!r}")
 
 
-def _list(item: Item | None, width: int | None = None) -> tuple[Item, ...]:
+def reply_list(item: Item | None, width: int | None = None) -> tuple[Item, ...]:
+    """The elements of a reply's list (of exactly ``width`` when given).
+
+    Raises:
+        UnexpectedReply: not a list, or of another width.
+    """
     if not isinstance(item, L) or (width is not None and len(item.value) != width):
         raise UnexpectedReply(f"expected a list{f' of {width}' if width else ''}, got {item!r}")
     return item.value
@@ -482,16 +494,16 @@ def resolve_event_report(
     Raises:
         UnexpectedReply: the body is not ``L[DATAID, CEID, L*[L[RPTID, L*[V]]]]``.
     """
-    dataid_item, ceid_item, reports_item = _list(message.body, 3)
+    dataid_item, ceid_item, reports_item = reply_list(message.body, 3)
     ceid = _id(ceid_item)
     event = model.find_event(ceid) if isinstance(ceid, int) else model.find_event(str(ceid))
     values: dict[str, Any] = {}
     reports: dict[Id, dict[str, Any]] = {}
     unresolved: list[Id] = []
-    for entry in _list(reports_item):
-        rptid_item, values_item = _list(entry, 2)
+    for entry in reply_list(reports_item):
+        rptid_item, values_item = reply_list(entry, 2)
         rptid = _id(rptid_item)
-        items = _list(values_item)
+        items = reply_list(values_item)
         vids = definitions.get(rptid)
         named: dict[str, Any] = {}
         if vids is None or len(vids) != len(items):
@@ -883,7 +895,7 @@ class GemHost:
             error: GemHostError
             try:
                 reply = await self._transact(SecsMessage(1, 13, True, L()))
-                commack = _code(_list(reply.body)[0])
+                commack = reply_code(reply_list(reply.body)[0])
                 self._comm.s1f14_received(commack)
                 self._update_comm()
                 if commack == 0:
@@ -905,7 +917,7 @@ class GemHost:
     async def are_you_there(self) -> tuple[str, str]:
         """S1F1 -> (MDLN, SOFTREV)."""
         reply = await self._transact(SecsMessage(1, 1, True))
-        items = _list(reply.body)
+        items = reply_list(reply.body)
         if len(items) != 2:
             raise UnexpectedReply(f"S1F2 holds {len(items)} items, not MDLN and SOFTREV")
         return _text(items[0]), _text(items[1])
@@ -917,7 +929,7 @@ class GemHost:
             OnlineRefused: ONLACK 1 (or another refusal code).
         """
         reply = await self._transact(SecsMessage(1, 17, True))
-        onlack = _code(reply.body)
+        onlack = reply_code(reply.body)
         self._control.s1f18_received(onlack)
         if onlack not in (0, 2):
             raise OnlineRefused(f"S1F18 ONLACK {onlack}", onlack)
@@ -930,7 +942,7 @@ class GemHost:
             OfflineRefused: OFLACK != 0.
         """
         reply = await self._transact(SecsMessage(1, 15, True))
-        oflack = _code(reply.body)
+        oflack = reply_code(reply.body)
         self._control.s1f16_received(oflack)
         if oflack != 0:
             raise OfflineRefused(f"S1F16 OFLACK {oflack}", oflack)
@@ -946,7 +958,7 @@ class GemHost:
         reply = await self._transact(
             SecsMessage(1, 3, True, L(*(_id_item(v.id) for v in wanted)))
         )
-        items = _list(reply.body)
+        items = reply_list(reply.body)
         if len(items) != len(wanted):
             raise UnexpectedReply(f"S1F4 holds {len(items)} values for {len(wanted)} SVIDs")
         values = {v.name: to_python(i, v) for v, i in zip(wanted, items, strict=True)}
@@ -960,8 +972,8 @@ class GemHost:
         ids = [] if names_or_ids is None else [self._variable(k).id for k in names_or_ids]
         reply = await self._transact(SecsMessage(1, 11, True, L(*map(_id_item, ids))))
         rows = []
-        for row in _list(reply.body):
-            svid, name, units = _list(row, 3)
+        for row in reply_list(reply.body):
+            svid, name, units = reply_list(row, 3)
             rows.append(VariableInfo(_id(svid), _text(name), _text(units)))
         return rows
 
@@ -974,7 +986,7 @@ class GemHost:
         reply = await self._transact(
             SecsMessage(2, 13, True, L(*(_id_item(v.id) for v in wanted)))
         )
-        items = _list(reply.body)
+        items = reply_list(reply.body)
         if len(items) != len(wanted):
             raise UnexpectedReply(f"S2F14 holds {len(items)} values for {len(wanted)} ECIDs")
         return {v.name: to_python(i, v) for v, i in zip(wanted, items, strict=True)}
@@ -995,7 +1007,7 @@ class GemHost:
                 raise InvalidRequest(str(exc)) from None
             entries.append(L(_id_item(var.id), item))
         reply = await self._transact(SecsMessage(2, 15, True, L(*entries)))
-        eac = _code(reply.body)
+        eac = reply_code(reply.body)
         if eac != 0:
             raise ConstantsRefused(f"S2F16 EAC {eac}", eac)
 
@@ -1007,8 +1019,8 @@ class GemHost:
                else [self._variable(k, VariableKind.EC).id for k in names_or_ids])
         reply = await self._transact(SecsMessage(2, 29, True, L(*map(_id_item, ids))))
         rows = []
-        for row in _list(reply.body):
-            ecid, name, lo, hi, default, units = _list(row, 6)
+        for row in reply_list(reply.body):
+            ecid, name, lo, hi, default, units = reply_list(row, 6)
             rows.append(ConstantInfo(_id(ecid), _text(name), to_python(lo), to_python(hi),
                                      to_python(default), _text(units)))
         return rows
@@ -1028,7 +1040,7 @@ class GemHost:
             L(_id_item(rptid), L(*map(_id_item, vids))) for rptid, vids in resolved.items()
         )))
         reply = await self._transact(SecsMessage(2, 33, True, body))
-        drack = _code(reply.body)
+        drack = reply_code(reply.body)
         if drack != 0:
             raise ReportDefinitionRefused(f"S2F34 DRACK {drack}", drack)
         for rptid, vids in resolved.items():
@@ -1050,7 +1062,7 @@ class GemHost:
     async def delete_all_reports(self) -> None:
         """S2F33 with an empty list: the equipment deletes every report and link."""
         reply = await self._transact(SecsMessage(2, 33, True, L(self._dataid(), L())))
-        drack = _code(reply.body)
+        drack = reply_code(reply.body)
         if drack != 0:
             raise ReportDefinitionRefused(f"S2F34 DRACK {drack}", drack)
         self._reports.clear()
@@ -1067,7 +1079,7 @@ class GemHost:
             L(_id_item(ceid), L(*map(_id_item, rptids))) for ceid, rptids in resolved.items()
         )))
         reply = await self._transact(SecsMessage(2, 35, True, body))
-        lrack = _code(reply.body)
+        lrack = reply_code(reply.body)
         if lrack != 0:
             raise LinkRefused(f"S2F36 LRACK {lrack}", lrack)
         for ceid, rptids in resolved.items():
@@ -1084,7 +1096,7 @@ class GemHost:
         ceids = [] if events is None else [self._event_id(e) for e in events]
         body = L(Boolean(enable), L(*map(_id_item, ceids)))
         reply = await self._transact(SecsMessage(2, 37, True, body))
-        erack = _code(reply.body)
+        erack = reply_code(reply.body)
         if erack != 0:
             raise EventEnableRefused(f"S2F38 ERACK {erack}", erack)
 
@@ -1181,7 +1193,7 @@ class GemHost:
         for alid in ids:
             body = L(B(0x80 if enable else 0), U4(alid))
             reply = await self._transact(SecsMessage(5, 3, True, body))
-            ackc5 = _code(reply.body)
+            ackc5 = reply_code(reply.body)
             if ackc5 != 0:
                 raise AlarmEnableRefused(f"S5F4 ACKC5 {ackc5} for ALID {alid}", ackc5)
 
@@ -1191,9 +1203,9 @@ class GemHost:
 
     def _alarm_rows(self, body: Item | None) -> list[AlarmInfo]:
         rows = []
-        for row in _list(body):
-            alcd, alid_item, altx = _list(row, 3)
-            code = _code(alcd)
+        for row in reply_list(body):
+            alcd, alid_item, altx = reply_list(row, 3)
+            code = reply_code(alcd)
             alid = _id(alid_item)
             rows.append(AlarmInfo(alid, self._alarm_name(alid), _text(altx), bool(code & 0x80),
                                   code & 0x7F))
@@ -1243,13 +1255,13 @@ class GemHost:
 
     @staticmethod
     def _command_reply(message: SecsMessage) -> tuple[int, dict[str, Any]]:
-        hcack_item, params = _list(message.body, 2)
+        hcack_item, params = reply_list(message.body, 2)
         cpacks: dict[str, Any] = {}
-        for row in _list(params):
-            cpname, cpack = _list(row, 2)
+        for row in reply_list(params):
+            cpname, cpack = reply_list(row, 2)
             key = _text(cpname) if isinstance(cpname, TextItem) else str(to_python(cpname))
-            cpacks[key] = _code(cpack) if not isinstance(cpack, L) else to_python(cpack)
-        return _code(hcack_item), cpacks
+            cpacks[key] = reply_code(cpack) if not isinstance(cpack, L) else to_python(cpack)
+        return reply_code(hcack_item), cpacks
 
     def _command_result(self, what: str, reply: SecsMessage) -> CommandResult:
         hcack, cpacks = self._command_reply(reply)
@@ -1316,11 +1328,11 @@ class GemHost:
         size = len(text.encode())
         if size > self.inquire_threshold:
             reply = await self._transact(SecsMessage(7, 1, True, L(A(ppid), U4(size))))
-            ppgnt = _code(reply.body)
+            ppgnt = reply_code(reply.body)
             if ppgnt != 0:
                 raise LoadInquireRefused(f"S7F2 PPGNT {ppgnt} for {ppid}", ppgnt)
         reply = await self._transact(SecsMessage(7, 3, True, L(A(ppid), A(text))))
-        ackc7 = _code(reply.body)
+        ackc7 = reply_code(reply.body)
         if ackc7 != 0:
             raise RecipeRefused(f"S7F4 ACKC7 {ackc7} for {ppid}", ackc7)
 
@@ -1334,7 +1346,7 @@ class GemHost:
             RecipeNotFound: the equipment has no such PPID (empty S7F6).
         """
         reply = await self._transact(SecsMessage(7, 5, True, A(ppid)))
-        items = _list(reply.body)
+        items = reply_list(reply.body)
         if not items:
             raise RecipeNotFound(f"the equipment has no recipe {ppid!r}", 4)
         if len(items) != 2:
@@ -1355,14 +1367,14 @@ class GemHost:
         """S7F17 (``None``: delete all). Raises :class:`RecipeRefused` on ACKC7 != 0."""
         names = [] if ppids is None else list(ppids)
         reply = await self._transact(SecsMessage(7, 17, True, L(*map(A, names))))
-        ackc7 = _code(reply.body)
+        ackc7 = reply_code(reply.body)
         if ackc7 != 0:
             raise RecipeRefused(f"S7F18 ACKC7 {ackc7}", ackc7)
 
     async def list_recipes(self) -> list[str]:
         """S7F19 -> the PPIDs the equipment holds."""
         reply = await self._transact(SecsMessage(7, 19, True))
-        return [_text(i) for i in _list(reply.body)]
+        return [_text(i) for i in reply_list(reply.body)]
 
     async def select_recipe(self, ppid: str) -> CommandResult:
         """The remote command PP-SELECT with PPID."""
@@ -1387,7 +1399,7 @@ class GemHost:
         form = await self.time_format()
         moment = when or datetime.now(self.time_zone).astimezone(self.time_zone)
         reply = await self._transact(SecsMessage(2, 31, True, A(format_time(moment, form))))
-        tiack = _code(reply.body)
+        tiack = reply_code(reply.body)
         if tiack != 0:
             raise TimeSetRefused(f"S2F32 TIACK {tiack}", tiack)
 
@@ -1410,7 +1422,7 @@ class GemHost:
             SpoolRefused: RSDA != 0 (1 busy, 2 no spool data).
         """
         reply = await self._transact(SecsMessage(6, 23, True, U1(1 if purge else 0)))
-        rsda = _code(reply.body)
+        rsda = reply_code(reply.body)
         if rsda != 0:
             raise SpoolRefused(f"S6F24 RSDA {rsda}", rsda)
 
@@ -1422,13 +1434,13 @@ class GemHost:
         """
         body = L(*(L(U1(s), L(*(U1(f) for f in fns))) for s, fns in streams.items()))
         reply = await self._transact(SecsMessage(2, 43, True, body))
-        rspack_item, rows = _list(reply.body, 2)
-        rspack = _code(rspack_item)
+        rspack_item, rows = reply_list(reply.body, 2)
+        rspack = reply_code(rspack_item)
         if rspack != 0:
             details = {}
-            for row in _list(rows):
-                strid, strack, _fns = _list(row, 3)
-                details[int(_code(strid))] = _code(strack)
+            for row in reply_list(rows):
+                strid, strack, _fns = reply_list(row, 3)
+                details[int(reply_code(strid))] = reply_code(strack)
             raise SpoolRefused(f"S2F44 RSPACK {rspack}", rspack, details)
 
     # -- trace ---------------------------------------------------------------------------------
@@ -1448,7 +1460,7 @@ class GemHost:
         reply = await self._transact(SecsMessage(2, 23, True, L(
             U4(trid), A(_dsper(period_s)), U4(total), U4(group), L(*map(_id_item, vids)),
         )))
-        tiaack = _code(reply.body)
+        tiaack = reply_code(reply.body)
         if tiaack != 0:
             raise TraceRefused(f"S2F24 TIAACK {tiaack}", tiaack)
         if total == 0:
@@ -1461,7 +1473,7 @@ class GemHost:
     async def display(self, text: str, tid: int = 0) -> None:
         """S10F3 terminal display. Raises :class:`TerminalRefused` on ACKC10 != 0."""
         reply = await self._transact(SecsMessage(10, 3, True, L(B(tid), A(text))))
-        ackc10 = _code(reply.body)
+        ackc10 = reply_code(reply.body)
         if ackc10 != 0:
             raise TerminalRefused(f"S10F4 ACKC10 {ackc10}", ackc10)
 
@@ -1525,8 +1537,8 @@ class GemHost:
         return SecsMessage(6, 12, False, B(0))
 
     async def _receive_alarm(self, message: SecsMessage) -> SecsMessage:
-        alcd_item, alid_item, altx = _list(message.body, 3)
-        alcd = _code(alcd_item)
+        alcd_item, alid_item, altx = reply_list(message.body, 3)
+        alcd = reply_code(alcd_item)
         alid = _id(alid_item)
         report = AlarmReport(self.name, alid, self._alarm_name(alid), _text(altx),
                              bool(alcd & 0x80), alcd & 0x7F, message)
@@ -1536,9 +1548,9 @@ class GemHost:
         return SecsMessage(5, 2, False, B(0))
 
     async def _receive_trace(self, message: SecsMessage) -> SecsMessage:
-        trid_item, smpln, stime, values = _list(message.body, 4)
+        trid_item, smpln, stime, values = reply_list(message.body, 4)
         trid = _id(trid_item)
-        items = _list(values)
+        items = reply_list(values)
         vids = self._traces.get(trid, ())
         samples: list[dict[str, Any]] = []
         if vids and len(items) % len(vids) == 0:
@@ -1550,7 +1562,7 @@ class GemHost:
                 samples.append(sample)
         else:
             samples.append({str(i): to_python(item) for i, item in enumerate(items)})
-        report = TraceReport(self.name, trid, int(_code(smpln)), _text(stime), tuple(samples),
+        report = TraceReport(self.name, trid, int(reply_code(smpln)), _text(stime), tuple(samples),
                              message)
         await self._deliver(report)
         for cb in list(self._trace_callbacks):
@@ -1558,8 +1570,8 @@ class GemHost:
         return SecsMessage(6, 2, False, B(0))
 
     async def _receive_terminal(self, message: SecsMessage) -> SecsMessage:
-        tid, text = _list(message.body, 2)
-        msg = TerminalMessage(self.name, _code(tid), _text(text))
+        tid, text = reply_list(message.body, 2)
+        msg = TerminalMessage(self.name, reply_code(tid), _text(text))
         for cb in list(self._terminal_callbacks):
             await _call(cb, msg, "on_terminal")
         return SecsMessage(10, 2, False, B(0))

@@ -65,6 +65,8 @@ from eap.gem.host import (
     GemHostError,
     InvalidRequest,
     Overflow,
+    reply_code,
+    reply_list,
     to_python,
     UnexpectedReply,
 )
@@ -84,7 +86,7 @@ from eap.gem300.load_port import (
     ReservationState,
 )
 from eap.gem300.substrate import SubstIDStatus, SubstProcState, SubstState
-from eap.secs2.items import A, B, Boolean, F8, I8, Item, L, NumericItem, TextItem, U1, U2, U4
+from eap.secs2.items import A, Boolean, F8, I8, Item, L, NumericItem, TextItem, U1, U2, U4
 from eap.secs2.message import SecsMessage
 
 __all__ = [
@@ -736,20 +738,6 @@ def _e90_time(text: str) -> datetime | None:
 # --- the host API -----------------------------------------------------------------------------
 
 
-def _code(item: Item | None) -> int:
-    if isinstance(item, B) and len(item.value) == 1:
-        return item.value[0]
-    if isinstance(item, NumericItem) and len(item.value) == 1:
-        return int(item.value[0])
-    raise UnexpectedReply(f"expected an acknowledge code, got {item!r}")
-
-
-def _list(item: Item | None, width: int | None = None) -> tuple[Item, ...]:
-    if not isinstance(item, L) or (width is not None and len(item.value) != width):
-        raise UnexpectedReply(f"expected a list{f' of {width}' if width else ''}, got {item!r}")
-    return item.value
-
-
 def _text(item: Item) -> str:
     if isinstance(item, TextItem):
         return item.value
@@ -915,18 +903,18 @@ class Gem300Host:
 
     @staticmethod
     def _ca_reply(what: str, reply: SecsMessage, *, with_ports: bool = False) -> int:
-        caack_item, errs = _list(reply.body, 2)
-        caack = _code(caack_item)
+        caack_item, errs = reply_list(reply.body, 2)
+        caack = reply_code(caack_item)
         errors: list[tuple[int, str]] = []
         port_errors: list[tuple[int, int, str]] = []
-        for row in _list(errs):
+        for row in reply_list(errs):
             if with_ports:
-                ptn, code, text = _list(row, 3)
-                port_errors.append((_code(ptn), _code(code), _text(text)))
-                errors.append((_code(code), _text(text)))
+                ptn, code, text = reply_list(row, 3)
+                port_errors.append((reply_code(ptn), reply_code(code), _text(text)))
+                errors.append((reply_code(code), _text(text)))
             else:
-                code, text = _list(row, 2)
-                errors.append((_code(code), _text(text)))
+                code, text = reply_list(row, 2)
+                errors.append((reply_code(code), _text(text)))
         if caack not in (CarrierActionAck.OK, CarrierActionAck.WILL_FINISH_LATER):
             detail = "; ".join(f"{c} {t}" for c, t in errors)
             raise CarrierActionRefused(f"{what}: CAACK {caack}" + (f" ({detail})" if detail
@@ -1098,18 +1086,19 @@ class Gem300Host:
             L(*(A(a) for a in (attrs or ()))),
         )
         reply = await self._transact(SecsMessage(14, 1, True, body))
-        objects_item, status = _list(reply.body, 2)
+        objects_item, status = reply_list(reply.body, 2)
         objects: dict[str, dict[str, Any]] = {}
-        for obj in _list(objects_item):
-            objid, pairs = _list(obj, 2)
+        for obj in reply_list(objects_item):
+            objid, pairs = reply_list(obj, 2)
             values: dict[str, Any] = {}
-            for pair in _list(pairs):
-                attrid, data = _list(pair, 2)
+            for pair in reply_list(pairs):
+                attrid, data = reply_list(pair, 2)
                 values[_text(attrid)] = to_python(data)
             objects[_text(objid)] = values
-        objack_item, errs = _list(status, 2)
-        errors = [(_code(c), _text(t)) for c, t in (_list(e, 2) for e in _list(errs))]
-        if _code(objack_item) != 0:
+        objack_item, errs = reply_list(status, 2)
+        error_rows = (reply_list(e, 2) for e in reply_list(errs))
+        errors = [(reply_code(c), _text(t)) for c, t in error_rows]
+        if reply_code(objack_item) != 0:
             detail = "; ".join(f"{c} {t}" for c, t in errors)
             raise ObjectServiceError(f"S14F2 {objtype}: OBJACK 1 ({detail})", errors, objects)
         return objects
