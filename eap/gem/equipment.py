@@ -117,6 +117,7 @@ from eap.gem300.carrier_management import (
     CarrierManagement,
     CarrierManagementConfig,
     E87Event,
+    SlotMapVerification,
 )
 from eap.gem300.carrier_objects import CarrierProvider, LoadPortProvider
 from eap.gem300.load_port import E87Error
@@ -128,7 +129,7 @@ from eap.gem300.substrate import (
     SubstrateTrackingError,
     TransportChanged,
 )
-from eap.gem300.substrate_location import LocationChanged
+from eap.gem300.substrate_location import LocationChanged, LocationKind
 from eap.gem300.substrate_tracking import SubstrateTracking, TrackingEvent
 from eap.secs2.items import A, B, L, NumericItem, TextItem
 from eap.secs2.message import SecsMessage
@@ -240,7 +241,20 @@ class GemEquipment:
         substrate_locations: Sequence[str] | None = None,
     ) -> None:
         self.model = model if has_gem_standard(model) else with_gem_standard(model)
-        gem300 = load_ports is not None or substrate_locations is not None
+        material = model.material
+        if material is not None:  # the model's E87/E90 declaration, unless overridden
+            if load_ports is None:
+                load_ports = [p.port for p in material.load_ports]
+            if carrier_config is None:
+                carrier_config = CarrierManagementConfig(
+                    bypass_read_id=not material.id_reader,
+                    auto_proceed=not material.host_verification,
+                    slot_map_verification=(SlotMapVerification.HOST
+                                           if material.host_verification
+                                           else SlotMapVerification.EQUIPMENT),
+                )
+        gem300 = (load_ports is not None or substrate_locations is not None
+                  or material is not None)
         if gem300 and not has_gem300_standard(self.model):
             self.model = with_gem300_standard(self.model)
         self.name = name or model.name
@@ -284,6 +298,16 @@ class GemEquipment:
             self.substrates = SubstrateTracking(clock=self._wall)
             for loc in substrate_locations:
                 self.substrates.add_location(loc)
+        elif material is not None:
+            self.substrates = SubstrateTracking(clock=self._wall)
+            for spec in material.substrate_locations:
+                for loc in spec.location_ids:
+                    self.substrates.add_location(loc, LocationKind(spec.kind))
+            for port in material.load_ports:
+                for slot in range(1, port.capacity + 1):
+                    self.substrates.add_location(
+                        material.slot_location(port.port, slot), LocationKind.CARRIER_SLOT,
+                        parent_id=f"LP{port.port}", index=slot)
         if gem300:
             self.objects = (ObjectServices.for_tracking(self.substrates, self.model.name)
                             if self.substrates is not None else ObjectServices(self.model.name))

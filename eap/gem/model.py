@@ -50,6 +50,10 @@ from eap.secs2.items import Item, item_type_for_name, ItemValueError, L
 __all__ = [
     "Alarm",
     "AlarmCategory",
+    "LoadPortSpec",
+    "MaterialSpec",
+    "PortRole",
+    "SubstrateLocationSpec",
     "CollectionEvent",
     "CommandParameter",
     "EquipmentModel",
@@ -327,6 +331,98 @@ class ProcessingStateModel(_Frozen):
         return self
 
 
+class PortRole(StrEnum):
+    """What a load port's carriers do (how a simulator or PLC adapter feeds it)."""
+
+    INPUT = "input"
+    """Carriers arrive full and leave empty (foil reels, electrode magazines)."""
+    OUTPUT = "output"
+    """Carriers arrive empty and leave full (coated reels, cell trays out of the stacker)."""
+    THROUGH = "through"
+    """Carriers arrive full, are processed in place and leave full (trays at welder, formation)."""
+
+
+class LoadPortSpec(_Frozen):
+    """One E87 load port and the carriers it takes."""
+
+    port: int = Field(ge=1, le=255)
+    """PortID (LocationID ``LP<port>``)."""
+    role: PortRole
+    carrier_type: str = Field(min_length=1, max_length=40)
+    """What the carriers are: ``FoilReel``, ``CoatedReel``, ``ElectrodeMagazine``, ``CellTray``."""
+    capacity: int = Field(ge=1, le=1024)
+    """Slots per carrier (E87 ``Capacity``, the slot map's length)."""
+    description: str = ""
+
+
+_LOCATION_KINDS: Final = frozenset(
+    {"Station", "TraySlot", "FormationChannel", "CarrierSlot", "ReelPosition", "Buffer"}
+)
+
+
+class SubstrateLocationSpec(_Frozen):
+    """E90 substrate locations inside the equipment (carrier slots are added per port)."""
+
+    id: str = Field(min_length=1, max_length=40)
+    """SubstLocID; with ``count`` > 1 the prefix of ``<id><n:02d>`` (``CH`` -> ``CH01``...)."""
+    kind: str = "Station"
+    count: int = Field(default=1, ge=1, le=4096)
+    description: str = ""
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in _LOCATION_KINDS:
+            raise ValueError(f"unknown location kind {v!r} (one of {sorted(_LOCATION_KINDS)})")
+        return v
+
+    @property
+    def location_ids(self) -> tuple[str, ...]:
+        """The SubstLocIDs this entry declares."""
+        if self.count == 1:
+            return (self.id,)
+        width = max(2, len(str(self.count)))
+        return tuple(f"{self.id}{n:0{width}d}" for n in range(1, self.count + 1))
+
+
+class MaterialSpec(_Frozen):
+    """The GEM300 side of a model: E87 load ports and E90 substrates.
+
+    ``substrate_type`` is E90's SubstType with the battery line's values (``ReelSegment``,
+    ``Stack``, ``Cell``). ``id_reader`` false means BypassReadID; ``host_verification`` false
+    means the host is configured not to verify carrier IDs and slot maps (auto-proceed).
+    """
+
+    load_ports: tuple[LoadPortSpec, ...] = Field(min_length=1)
+    substrate_type: str = "Cell"
+    substrate_locations: tuple[SubstrateLocationSpec, ...] = ()
+    id_reader: bool = True
+    host_verification: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> MaterialSpec:
+        if self.substrate_type not in ("ReelSegment", "Stack", "Cell"):
+            raise ValueError(f"unknown substrate_type {self.substrate_type!r}")
+        _unique("load port", [p.port for p in self.load_ports])
+        _unique("substrate location", [i for s in self.substrate_locations
+                                       for i in s.location_ids])
+        return self
+
+    def slot_location(self, port: int, slot: int) -> str:
+        """The SubstLocID of slot ``slot`` of the carrier at ``port``: ``LP1-01``."""
+        capacity = next(p.capacity for p in self.load_ports if p.port == port)
+        width = max(2, len(str(capacity)))
+        return f"LP{port}-{slot:0{width}d}"
+
+    @property
+    def location_ids(self) -> tuple[str, ...]:
+        """Every SubstLocID: the declared ones, then every carrier slot of every port."""
+        own = [i for s in self.substrate_locations for i in s.location_ids]
+        slots = [self.slot_location(p.port, n) for p in self.load_ports
+                 for n in range(1, p.capacity + 1)]
+        return (*own, *slots)
+
+
 class EquipmentModel(_Frozen):
     """Everything GEM needs to know about one kind of equipment."""
 
@@ -340,6 +436,8 @@ class EquipmentModel(_Frozen):
     remote_commands: tuple[RemoteCommand, ...] = ()
     recipe: RecipeSchema | None = None
     processing: ProcessingStateModel
+    material: MaterialSpec | None = None
+    """E87/E90: load ports, carriers and substrates (``None``: no GEM300)."""
 
     @model_validator(mode="after")
     def _check(self) -> EquipmentModel:
