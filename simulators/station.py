@@ -182,8 +182,10 @@ class StationContext(Protocol):
     def substrate_start(self, substrate_id: str, location: str) -> None:
         """Move the substrate to ``location`` (a work location) and start processing it."""
 
-    def substrate_finish(self, substrate_id: str, location: str, *, ok: bool = True) -> None:
-        """Processing done (ok: PROCESSED, else REJECTED); move it to ``location``."""
+    def substrate_finish(self, substrate_id: str, location: str, *, ok: bool = True,
+                         data: Mapping[str, Any] | None = None) -> None:
+        """Processing done (ok: PROCESSED, else REJECTED; ``data``: this substrate's own
+        results, kept in its E90 history); move it to ``location`` (its destination)."""
 
     def substrate_exit(self, substrate_id: str) -> None:
         """The substrate leaves the equipment normally (consumed, or out in its carrier)."""

@@ -729,13 +729,16 @@ class GemEquipment:
         self.variables.set_sv(StandardSv.ProcessState, change.current)
         self.fire_event(change.event)
 
-    def set_alarm(self, alarm: int | str) -> None:
-        """An alarm condition appears (S5F1 if enabled, and its collection events)."""
-        self._alarm(self.alarms.set(self._alid(alarm)), self._alid(alarm))
+    def set_alarm(self, alarm: int | str, data: Mapping[Any, Any] | None = None) -> None:
+        """An alarm condition appears (S5F1 if enabled, and its collection events).
 
-    def clear_alarm(self, alarm: int | str) -> None:
-        """An alarm condition ends."""
-        self._alarm(self.alarms.clear(self._alid(alarm)), self._alid(alarm))
+        ``data`` gives the values of the set event's data variables (``{name: value}``).
+        """
+        self._alarm(self.alarms.set(self._alid(alarm)), self._alid(alarm), data)
+
+    def clear_alarm(self, alarm: int | str, data: Mapping[Any, Any] | None = None) -> None:
+        """An alarm condition ends (``data``: the clear event's data variables)."""
+        self._alarm(self.alarms.clear(self._alid(alarm)), self._alid(alarm), data)
 
     def _alid(self, alarm: int | str) -> int:
         if isinstance(alarm, int):
@@ -745,11 +748,12 @@ class GemEquipment:
                 return a.id
         raise ModelError(f"{self.model.name}: no alarm {alarm!r}")
 
-    def _alarm(self, change: AlarmChange, alid: int) -> None:
+    def _alarm(self, change: AlarmChange, alid: int,
+               data: Mapping[Any, Any] | None = None) -> None:
         if change.report is not None:
             self._queue(Outgoing(change.report, Purpose.ALARM_REPORT, spoolable=True))
         if change.event is not None:
-            self.fire_event(change.event)
+            self.fire_event(change.event, data)
         if change.changed:
             generic = StandardCe.AlarmSet if self.alarms.is_set(alid) else StandardCe.AlarmClear
             self.fire_event(generic, {StandardDv.AlarmID: alid,
