@@ -90,8 +90,10 @@ class CarrierLoad:
 
     Attributes:
         carrier_id: CarrierID (what the ID reader reads).
-        slots: one entry per slot (length = the port's capacity): the SubstID in it, or
-            ``None`` for an empty slot. All ``None`` for an OUTPUT port's empty carrier.
+        slots: one entry per slot (length = the port's capacity): the SubstID in it,
+            ``""`` for a slot occupied by material E90 does not track (foil on a reel,
+            electrode sheets in a magazine), ``None`` for an empty slot. All ``None`` for an
+            OUTPUT port's empty carrier.
         lot_id: the material lot (foil lot, electrode lot, tray's cell lot).
         genealogy: ids this carrier's substrates descend from (``{"FoilLot": ...}``); the
             engine gives them to every substrate it creates from this carrier.

@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eap.gem.equipment import GemEquipment
-from eap.gem.model import EquipmentModel
+from eap.gem.model import EquipmentModel, LoadPortSpec, PortRole
+from eap.gem300.substrate import SubstState
 from eap.gem300.substrate_tracking import SubstrateTracking
-from simulators.station import Fault
+from simulators.station import CarrierLoad, DockedCarrier, Fault
 
 __all__ = ["EquipmentContext", "FaultBoard"]
 
@@ -205,3 +206,51 @@ class EquipmentContext:
     def substrate_exit(self, substrate_id: str) -> None:
         """The substrate leaves the equipment normally."""
         self.equipment.report_material(self._tracking.normal_exit(substrate_id))
+
+    # --- carriers (the engine calls these around Station.run) ---
+
+    def dock(self, port: LoadPortSpec, load: CarrierLoad) -> DockedCarrier:
+        """Create the E90 substrates an arrived carrier's slot map names.
+
+        Each SubstID in ``load.slots`` is created at its slot location (``LP<port>-<slot>``)
+        with the carrier's lot and genealogy; on a THROUGH port the slot is also its
+        destination (it goes back there when processed). ``""`` slots (occupied by
+        untracked material: foil, electrode sheets) and ``None`` slots create nothing.
+        """
+        material = self.model.material
+        if material is None:
+            raise RuntimeError(f"{self.model.name}: the model declares no material (E87/E90)")
+        for slot, substrate_id in enumerate(load.slots, 1):
+            if not substrate_id:
+                continue
+            location = material.slot_location(port.port, slot)
+            self.substrate_create(
+                substrate_id, location, lot_id=load.lot_id, genealogy=load.genealogy,
+                destination=location if port.role is PortRole.THROUGH else None)
+        return DockedCarrier(port, load)
+
+    def undock(self, docked: DockedCarrier) -> list[str]:
+        """The carrier leaves: substrates in its slots leave with it.
+
+        Those AT DESTINATION exit normally (7); any other is removed abnormally (9).
+
+        Returns:
+            The SubstIDs that left.
+        """
+        material = self.model.material
+        tracking = self._tracking
+        if material is None:
+            return []
+        left: list[str] = []
+        for slot in range(1, docked.port.capacity + 1):
+            location = tracking.location(material.slot_location(docked.port.port, slot))
+            substrate_id = location.substrate_id
+            if substrate_id is None:
+                continue
+            substrate = tracking.substrate(substrate_id)
+            if substrate.transport is SubstState.AT_DESTINATION:
+                self.equipment.report_material(tracking.normal_exit(substrate_id))
+            else:
+                self.equipment.report_material(tracking.remove(substrate_id))
+            left.append(substrate_id)
+        return left
