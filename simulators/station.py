@@ -36,8 +36,10 @@ Contract between the two
 * Between two yields the engine may stop the generator (ABORT: ``close()`` is called, the
   engine marks substrates in process ABORTED and carriers STOPPED) or stop handing out new
   carriers (STOP: the current ``run`` finishes, the state goes back as the model says).
-* :meth:`Station.environment` is called every simulated second, in every processing state:
-  the dry room's dew point random walk and the DewPointHigh alarm live in the base class.
+* :meth:`Station.environment` is called with the simulated seconds elapsed (``dt``, about one
+  call per simulated second, fewer at high speed), in every processing state: the dry room's
+  dew point random walk and the DewPointHigh alarm live in the base class.
+* :meth:`Station.remote_command` executes the model's own remote commands.
 
 Faults come from the scenario file (:mod:`simulators.scenario`); a station asks
 ``ctx.fault("streak_burst")`` and gets the active :class:`Fault` (or ``None``). The engine
@@ -217,6 +219,17 @@ class Station(ABC):
     @abstractmethod
     def run(self, carriers: Mapping[int, DockedCarrier]) -> StationRun:
         """Process the docked carriers (by PortID); yield simulated seconds between steps."""
+
+    def remote_command(self, name: str, parameters: Mapping[str, Any]) -> int:
+        """Execute one of the model's own remote commands (S2F41/S2F49); returns HCACK.
+
+        The engine calls this for commands the model declares (its parameters already
+        checked against the declaration); the standard ones (START, STOP, PAUSE, RESUME,
+        ABORT, PP-SELECT) never reach it. HCACK: 0 done, 1 no such command, 2 cannot perform
+        now, 3 parameter invalid, 4 acknowledged and will finish later (fire an event then).
+        The default knows no command.
+        """
+        return 1
 
     def environment(self, dt: float) -> None:
         """Called every simulated second: the dry room's dew point and its alarm.
