@@ -1,0 +1,617 @@
+"""The durable outbox: records wait here, on disk, until the MQTT broker acknowledged them.
+
+Theory of operation
+-------------------
+The bridge writes every message it will publish into the outbox *before* it acknowledges the
+report to the equipment (S6F12, S5F2), and the publisher (:mod:`eap.bridge.publisher`)
+removes a record only after the broker's PUBACK. Between the two the record lives in one
+SQLite file under the state dir, so a broker outage, a SIGKILL or a power cut loses nothing
+that was acknowledged.
+
+A record is a topic, payload bytes, QoS, retain flag, a per-equipment key and the time it
+was enqueued. It gets a sequence id (``seq``) that only grows: the table's key is
+``INTEGER PRIMARY KEY AUTOINCREMENT`` and the worker assigns ids from ``sqlite_sequence``,
+so ids are never reused, even after the table empties and the file is reopened. ``ORDER BY
+seq`` is therefore the order of acceptance, across restarts, and within one key it is the
+equipment's order.
+
+**Group commit.** All SQLite work runs on one worker thread (never on the event loop). Every
+call (:meth:`Outbox.put`, :meth:`Outbox.put_many`, :meth:`Outbox.ack`, :meth:`Outbox.pending`)
+queues a request with its own future and awaits it. The worker takes everything queued,
+runs all puts and acks of that cycle in *one* transaction, commits (one ``fsync`` with
+``synchronous=FULL``), then resolves every future of the cycle with one hop to the event
+loop. While a commit's ``fsync`` runs, new requests pile up and form the next batch, so the
+batch size adapts to the load: one producer gets one record per commit, 200 concurrent
+producers get ~200.
+
+**Durability.** WAL journal, ``synchronous=FULL`` by default: the WAL is synced at every
+commit, so a record whose ``put`` returned survives a SIGKILL *and* a power cut.
+``NORMAL`` (WAL synced only at checkpoints) survives a SIGKILL (the data is in the OS page
+cache) but may lose the last commits on a power cut or OS crash; it is offered for
+benchmarks and throw-away state. Group commit makes ``FULL`` affordable (figures in
+``docs/outbox.md``).
+
+**Bounds.** ``max_records`` and ``max_bytes`` (payload plus topic bytes) cap the file. A put
+that does not fit fails with :class:`OutboxFullError` and writes nothing (a ``put_many`` is
+all or nothing); the caller must then not acknowledge the equipment, which keeps the data
+in its own spool. Nothing accepted is ever dropped.
+
+**Restart.** On open, every record still in the file is pending again, in ``seq`` order.
+A file that is not a usable outbox raises :class:`OutboxCorruptError` naming the file; the
+outbox never starts empty in place of a file it cannot read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+import structlog
+
+from eap.errors import EapError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "NewRecord",
+    "Outbox",
+    "OutboxClosedError",
+    "OutboxCorruptError",
+    "OutboxError",
+    "OutboxFullError",
+    "OutboxRecord",
+    "OutboxStats",
+    "Synchronous",
+]
+
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION: Final = 1
+"""``PRAGMA user_version`` of the files this module writes."""
+
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic        TEXT    NOT NULL,
+        payload      BLOB    NOT NULL,
+        qos          INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+        retain       INTEGER NOT NULL,
+        key          TEXT    NOT NULL,
+        enqueued_at  REAL    NOT NULL
+    )""",
+)
+
+_MAX_BATCH: Final = 10_000
+"""Most requests taken into one commit cycle (bounds one transaction's size)."""
+
+_ACK_CHUNK: Final = 500
+"""Ids per ``DELETE ... IN (...)`` statement (below SQLite's bound-parameter limit)."""
+
+_RATE_WINDOW: Final = 10.0
+"""Seconds over which commits/s and the mean batch size are computed."""
+
+
+class OutboxError(EapError):
+    """The outbox cannot do what was asked (the message names the file)."""
+
+
+class OutboxFullError(OutboxError):
+    """The outbox is at ``max_records`` or ``max_bytes``; nothing of the put was written."""
+
+
+class OutboxCorruptError(OutboxError):
+    """The file is not a usable outbox (not a database, corrupt, newer schema)."""
+
+
+class OutboxClosedError(OutboxError):
+    """The outbox was closed."""
+
+
+class Synchronous(StrEnum):
+    """SQLite ``PRAGMA synchronous`` settings the outbox supports (see module docs)."""
+
+    NORMAL = "NORMAL"
+    FULL = "FULL"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record to put: what to publish and for whom.
+
+    Attributes:
+        topic: the MQTT topic.
+        payload: the payload bytes, exactly as they will be published.
+        qos: MQTT QoS (the publisher acknowledges QoS 0 records once written).
+        retain: the MQTT retain flag.
+        key: the per-equipment key (equipment id); order holds within one key.
+    """
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+    key: str = ""
+
+    @property
+    def size(self) -> int:
+        """Bytes the record counts against ``max_bytes`` (payload plus UTF-8 topic)."""
+        return len(self.payload) + len(self.topic.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A record as stored, with its sequence id.
+
+    Attributes:
+        seq: the sequence id; larger ids were accepted later.
+        topic: the MQTT topic.
+        payload: the payload bytes.
+        qos: MQTT QoS.
+        retain: the MQTT retain flag.
+        key: the per-equipment key.
+        enqueued_at: when it was put, seconds since the epoch.
+    """
+
+    seq: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    key: str
+    enqueued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """The outbox's numbers, for metrics.
+
+    Attributes:
+        depth: records waiting (put, not acked).
+        bytes: bytes they count against ``max_bytes``.
+        oldest_age: seconds since the oldest waiting record was put (0 when empty).
+        commits_total: commit cycles since open.
+        records_put_total: records committed by puts since open.
+        records_acked_total: records removed by acks since open.
+        refused_full_total: records refused with :class:`OutboxFullError` since open.
+        commits_per_second: commit cycles per second over the last 10 seconds.
+        mean_batch_size: mean requests per commit cycle over the last 10 seconds.
+        max_batch_size: the largest commit cycle since open (requests).
+        max_records: the configured record bound.
+        max_bytes: the configured byte bound.
+    """
+
+    depth: int
+    bytes: int
+    oldest_age: float
+    commits_total: int
+    records_put_total: int
+    records_acked_total: int
+    refused_full_total: int
+    commits_per_second: float
+    mean_batch_size: float
+    max_batch_size: int
+    max_records: int
+    max_bytes: int
+
+
+@dataclass(slots=True)
+class _Put:
+    records: Sequence[NewRecord]
+    future: asyncio.Future[list[int]]
+
+
+@dataclass(slots=True)
+class _Ack:
+    seqs: Sequence[int]
+    future: asyncio.Future[int]
+
+
+@dataclass(slots=True)
+class _Pending:
+    after_seq: int
+    limit: int
+    future: asyncio.Future[list[OutboxRecord]]
+
+
+@dataclass(slots=True)
+class _Close:
+    future: asyncio.Future[None]
+
+
+_Request: TypeAlias = _Put | _Ack | _Pending | _Close
+_Resolution: TypeAlias = tuple["asyncio.Future[Any]", object, BaseException | None]
+
+
+def _resolve_all(resolutions: list[_Resolution]) -> None:
+    """Runs on the event loop: complete every future of one commit cycle."""
+    for future, result, error in resolutions:
+        if future.done():  # the caller was cancelled; the work is done regardless
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+class Outbox:
+    """The durable outbox (see the module docs). Open it with :meth:`open`.
+
+    Args:
+        path: the SQLite file (its directory is created).
+        max_records: the most records it holds.
+        max_bytes: the most bytes (payload plus topic) it holds.
+        synchronous: ``FULL`` (default: survives power loss) or ``NORMAL``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_records: int = 1_000_000,
+        max_bytes: int = 1 << 30,
+        synchronous: Synchronous = Synchronous.FULL,
+    ) -> None:
+        if max_records < 1 or max_bytes < 1:
+            raise ValueError("max_records and max_bytes must be positive")
+        self.path = Path(path)
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.synchronous = Synchronous(synchronous)
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._db: sqlite3.Connection | None = None
+        self._closing = False
+        self._committed = asyncio.Event()
+        # worker-owned numbers (read by stats(); ints are replaced atomically)
+        self._depth = 0
+        self._bytes = 0
+        self._oldest_at: float | None = None
+        self._next_seq = 1
+        self._last_seq = 0
+        self._commits = 0
+        self._put_total = 0
+        self._ack_total = 0
+        self._refused_total = 0
+        self._max_batch = 0
+        self._recent: deque[tuple[float, int]] = deque(maxlen=4096)
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        max_records: int = 1_000_000,
+        max_bytes: int = 1 << 30,
+        synchronous: Synchronous = Synchronous.FULL,
+    ) -> Outbox:
+        """Open (or create) the outbox file and start its worker thread.
+
+        Raises:
+            OutboxCorruptError: the file is not a usable outbox.
+            OutboxError: the file cannot be opened.
+        """
+        outbox = cls(path, max_records=max_records, max_bytes=max_bytes,
+                     synchronous=synchronous)
+        await asyncio.to_thread(outbox._setup)
+        outbox._loop = asyncio.get_running_loop()
+        outbox._thread = threading.Thread(
+            target=outbox._run, name=f"outbox:{outbox.path.name}", daemon=True)
+        outbox._thread.start()
+        log.info("outbox opened", path=str(outbox.path), depth=outbox._depth,
+                 synchronous=outbox.synchronous.value)
+        return outbox
+
+    @classmethod
+    async def in_state_dir(cls, state_dir: str | Path, **options: Any) -> Outbox:
+        """Open ``<state_dir>/outbox.sqlite3``; ``options`` as for :meth:`open`."""
+        return await cls.open(Path(state_dir) / "outbox.sqlite3", **options)
+
+    # --- public API (event loop) --------------------------------------------------------
+
+    async def put(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, key: str = ""
+    ) -> int:
+        """Store one record; returns its sequence id once it is committed (durable).
+
+        Raises:
+            OutboxFullError: it does not fit; nothing was written.
+            OutboxError: the write failed; nothing was written.
+        """
+        (seq,) = await self.put_many([NewRecord(topic, payload, qos, retain, key)])
+        return seq
+
+    async def put_many(self, records: Sequence[NewRecord]) -> list[int]:
+        """Store records atomically, in order; returns their ids once committed.
+
+        Raises:
+            OutboxFullError: they do not all fit; none was written.
+            OutboxError: the write failed; none was written.
+        """
+        for r in records:
+            if r.qos not in (0, 1, 2):
+                raise ValueError(f"qos must be 0, 1 or 2, not {r.qos}")
+        if not records:
+            return []
+        future: asyncio.Future[list[int]] = self._submit_future()
+        self._requests.put(_Put(records, future))
+        return await future
+
+    async def ack(self, seqs: Sequence[int]) -> int:
+        """Remove records (the broker acknowledged them); returns how many were present.
+
+        Unknown ids are ignored (an ack may repeat after a resend).
+        """
+        if not seqs:
+            return 0
+        future: asyncio.Future[int] = self._submit_future()
+        self._requests.put(_Ack(seqs, future))
+        return await future
+
+    async def pending(self, after_seq: int = 0, limit: int = 1000) -> list[OutboxRecord]:
+        """Up to ``limit`` waiting records with ``seq > after_seq``, in sequence order."""
+        future: asyncio.Future[list[OutboxRecord]] = self._submit_future()
+        self._requests.put(_Pending(after_seq, limit, future))
+        return await future
+
+    async def wait_for_records(self, after_seq: int) -> None:
+        """Return once a record with ``seq > after_seq`` was committed (bound it with
+        ``asyncio.timeout``)."""
+        while self._last_seq <= after_seq:
+            self._committed.clear()
+            if self._last_seq > after_seq:
+                break
+            await self._committed.wait()
+
+    @property
+    def last_seq(self) -> int:
+        """The largest sequence id committed so far (0 before the first)."""
+        return self._last_seq
+
+    def stats(self) -> OutboxStats:
+        """The current numbers (cheap; safe to call often)."""
+        now = time.time()
+        oldest = self._oldest_at
+        mono = time.monotonic()
+        recent = [(t, n) for t, n in list(self._recent) if mono - t <= _RATE_WINDOW]
+        return OutboxStats(
+            depth=self._depth,
+            bytes=self._bytes,
+            oldest_age=max(0.0, now - oldest) if oldest is not None and self._depth else 0.0,
+            commits_total=self._commits,
+            records_put_total=self._put_total,
+            records_acked_total=self._ack_total,
+            refused_full_total=self._refused_total,
+            commits_per_second=len(recent) / _RATE_WINDOW,
+            mean_batch_size=(sum(n for _, n in recent) / len(recent)) if recent else 0.0,
+            max_batch_size=self._max_batch,
+            max_records=self.max_records,
+            max_bytes=self.max_bytes,
+        )
+
+    async def close(self) -> None:
+        """Finish every queued request, checkpoint, close the file and stop the worker."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._thread is None:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._requests.put(_Close(future))
+        await future
+        await asyncio.to_thread(self._thread.join)
+        log.info("outbox closed", path=str(self.path), depth=self._depth)
+
+    async def __aenter__(self) -> Outbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _submit_future(self) -> asyncio.Future[Any]:
+        if self._closing or self._thread is None:
+            raise OutboxClosedError(f"outbox {self.path} is closed")
+        return asyncio.get_running_loop().create_future()
+
+    # --- worker thread ------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot open outbox file {self.path}: {exc}") from exc
+        try:
+            self._init_schema(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise OutboxCorruptError(f"{self.path} is not a usable outbox file: {exc}") from exc
+        except OutboxError:
+            db.close()
+            raise
+        self._db = db
+
+    def _init_schema(self, db: sqlite3.Connection) -> None:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise OutboxCorruptError(
+                f"{self.path} has outbox schema {version}; this version reads {SCHEMA_VERSION}")
+        (check,) = db.execute("PRAGMA quick_check").fetchone()
+        if check != "ok":
+            raise OutboxCorruptError(f"{self.path} failed its integrity check: {check}")
+        (mode,) = db.execute("PRAGMA journal_mode=WAL").fetchone()
+        if str(mode).lower() != "wal":
+            raise OutboxError(f"{self.path}: cannot switch to WAL (got {mode})")
+        db.execute(f"PRAGMA synchronous={self.synchronous.value}")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        (max_seq,) = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()
+        self._last_seq = max(int(row[0]) if row else 0, int(max_seq))
+        self._next_seq = self._last_seq + 1
+        depth, size = db.execute(
+            "SELECT count(*), coalesce(sum(length(payload) + length(CAST(topic AS BLOB))), 0)"
+            " FROM outbox").fetchone()
+        self._depth, self._bytes = int(depth), int(size)
+        self._refresh_oldest(db)
+
+    def _refresh_oldest(self, db: sqlite3.Connection) -> None:
+        row = db.execute("SELECT enqueued_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        self._oldest_at = None if row is None else float(row[0])
+
+    def _run(self) -> None:
+        closing: _Close | None = None
+        while closing is None:
+            batch = [self._requests.get()]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
+            resolutions: list[_Resolution] = []
+            closing = self._cycle(batch, resolutions)
+            if resolutions:
+                self._deliver(resolutions)
+        self._shutdown(closing)
+
+    def _deliver(self, resolutions: list[_Resolution]) -> None:
+        loop = self._loop
+        assert loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_resolve_all, resolutions)
+
+    def _cycle(self, batch: list[_Request], out: list[_Resolution]) -> _Close | None:
+        """One commit cycle: every put and ack of ``batch`` in one transaction, then reads."""
+        writes = [r for r in batch if isinstance(r, _Put | _Ack)]
+        closing = next((r for r in batch if isinstance(r, _Close)), None)
+        if writes:
+            self._commit(writes, out)
+        for request in batch:
+            if isinstance(request, _Pending):
+                try:
+                    out.append((request.future, self._read(request), None))
+                except sqlite3.Error as exc:
+                    out.append((request.future, None,
+                                OutboxError(f"outbox {self.path}: read failed: {exc}")))
+        return closing
+
+    def _commit(self, writes: list[_Put | _Ack], out: list[_Resolution]) -> None:
+        db = self._db
+        assert db is not None
+        depth, size, next_seq = self._depth, self._bytes, self._next_seq
+        results: list[_Resolution] = []
+        put_count = ack_count = refused = 0
+        now = time.time()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for request in writes:
+                if isinstance(request, _Put):
+                    need = sum(r.size for r in request.records)
+                    n = len(request.records)
+                    if depth + n > self.max_records or size + need > self.max_bytes:
+                        refused += n
+                        results.append((request.future, None, OutboxFullError(
+                            f"outbox {self.path} is full: {depth} records, {size} bytes"
+                            f" (limits {self.max_records}, {self.max_bytes});"
+                            f" {n} record(s), {need} bytes refused")))
+                        continue
+                    seqs = list(range(next_seq, next_seq + n))
+                    db.executemany(
+                        "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(s, r.topic, r.payload, r.qos, int(r.retain), r.key, now)
+                         for s, r in zip(seqs, request.records, strict=True)])
+                    next_seq += n
+                    depth += n
+                    size += need
+                    put_count += n
+                    results.append((request.future, seqs, None))
+                else:
+                    removed = 0
+                    seqs_in = list(request.seqs)
+                    for i in range(0, len(seqs_in), _ACK_CHUNK):
+                        chunk = seqs_in[i:i + _ACK_CHUNK]
+                        rows = db.execute(
+                            f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})"
+                            " RETURNING length(payload) + length(CAST(topic AS BLOB))",
+                            chunk).fetchall()
+                        removed += len(rows)
+                        size -= sum(int(row[0]) for row in rows)
+                    depth -= removed
+                    ack_count += removed
+                    results.append((request.future, removed, None))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            error = OutboxError(f"outbox {self.path}: commit failed, nothing written: {exc}")
+            log.error("outbox commit failed", path=str(self.path), error=str(exc))
+            out.extend((r.future, None, error) for r in writes)
+            return
+        was_empty = self._depth == 0
+        self._depth, self._bytes = depth, size
+        if next_seq != self._next_seq:
+            self._next_seq = next_seq
+            self._last_seq = next_seq - 1
+        if ack_count or (was_empty and put_count):
+            self._refresh_oldest(db)
+        self._commits += 1
+        self._put_total += put_count
+        self._ack_total += ack_count
+        self._refused_total += refused
+        self._max_batch = max(self._max_batch, len(writes))
+        self._recent.append((time.monotonic(), len(writes)))
+        out.extend(results)
+        if put_count:
+            self._notify()
+
+    def _notify(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._committed.set)
+
+    def _read(self, request: _Pending) -> list[OutboxRecord]:
+        db = self._db
+        assert db is not None
+        rows = db.execute(
+            "SELECT seq, topic, payload, qos, retain, key, enqueued_at FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?", (request.after_seq, request.limit)).fetchall()
+        return [OutboxRecord(int(s), str(t), bytes(p), int(q), bool(r), str(k), float(e))
+                for s, t, p, q, r, k, e in rows]
+
+    def _shutdown(self, closing: _Close) -> None:
+        db = self._db
+        assert db is not None
+        error: BaseException | None = None
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.close()
+        except sqlite3.Error as exc:
+            error = OutboxError(f"outbox {self.path}: close failed: {exc}")
+        resolutions: list[_Resolution] = [(closing.future, None, error)]
+        # requests that raced with close: refuse them, nothing is written after close
+        while True:
+            try:
+                late = self._requests.get_nowait()
+            except queue.Empty:
+                break
+            resolutions.append((late.future, None, OutboxClosedError(
+                f"outbox {self.path} is closed")))
+        self._deliver(resolutions)
+
