@@ -129,7 +129,11 @@ class StationContext(Protocol):
     """What the engine gives a station: the equipment's GEM surface, narrowed."""
 
     rng: random.Random
-    model: EquipmentModel
+
+    @property
+    def model(self) -> EquipmentModel:
+        """The equipment's model."""
+        ...
 
     @property
     def recipe(self) -> Mapping[str, Any]:
