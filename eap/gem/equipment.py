@@ -122,6 +122,7 @@ from eap.gem300.carrier_management import (
 from eap.gem300.carrier_objects import CarrierProvider, LoadPortProvider
 from eap.gem300.load_port import E87Error
 from eap.gem300.object_services import ObjectServices
+from eap.gem300.standard import dv_value as gem300_dv_value
 from eap.gem300.standard import has_gem300_standard, with_gem300_standard
 from eap.gem300.substrate import (
     IDStatusChanged,
@@ -603,7 +604,8 @@ class GemEquipment:
                 continue
             allowed = set(ce.data_variables)
             try:
-                self._fire(ce.id, {k: v for k, v in data.items() if k in allowed})
+                self._fire(ce.id, {k: gem300_dv_value(k, v) for k, v in data.items()
+                                   if k in allowed})
             except ModelError as exc:
                 self._note(f"{name} not reported: {exc}")
 

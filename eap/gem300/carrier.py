@@ -81,6 +81,7 @@ __all__ = [
     "CarrierIdStatus",
     "CarrierInput",
     "CarrierRegion",
+    "SlotMapReason",
     "SlotMapStatus",
     "SlotState",
     "parse_slot_map",
@@ -103,6 +104,18 @@ class SlotMapStatus(IntEnum):
     WAITING_FOR_HOST = 1
     SLOT_MAP_VERIFICATION_OK = 2
     SLOT_MAP_VERIFICATION_FAILED = 3
+
+
+class SlotMapReason(IntEnum):
+    """E87 ``Reason``: why the slot map waits for the host (transition 14).
+
+    Codes from SEMI E87.1-0702 (variable ``Reason``, U1) and E87-0705 Table 37.
+    """
+
+    VERIFICATION_NEEDED = 0
+    VERIFICATION_BY_EQUIPMENT_UNSUCCESSFUL = 1
+    READ_FAIL = 2
+    IMPROPER_SUBSTRATE_POSITION = 3
 
 
 class CarrierAccessingStatus(IntEnum):
@@ -242,7 +255,9 @@ class CarrierEvent:
         slot_map_status: SlotMapStatus after the transition.
         accessing_status: CarrierAccessingStatus after the transition.
         slot_map: SlotMap (empty until read).
-        reason: why, in words (``"ID read failed"``, ``"CancelCarrier"``...).
+        reason: why, in words (``"ID read failed"``, ``"CancelCarrier"``...); reported as
+            ``ReasonText``.
+        reason_code: E87 ``Reason`` of transition 14 (``None`` on the other transitions).
     """
 
     carrier_id: str
@@ -257,6 +272,7 @@ class CarrierEvent:
     accessing_status: CarrierAccessingStatus
     slot_map: tuple[SlotState, ...]
     reason: str = ""
+    reason_code: SlotMapReason | None = None
 
     @property
     def collection_event(self) -> str:
@@ -266,8 +282,9 @@ class CarrierEvent:
     @property
     def data_variables(self) -> dict[str, object]:
         """E87 data variables: CarrierID, PortID, LocationID, CarrierIDStatus,
-        SlotMapStatus, CarrierAccessingStatus, SlotMap, Reason."""
-        return {
+        SlotMapStatus, CarrierAccessingStatus, SlotMap, ReasonText, and on transition 14
+        the E87 ``Reason`` code."""
+        values: dict[str, object] = {
             "CarrierID": self.carrier_id,
             "PortID": self.port_id,
             "LocationID": self.location_id,
@@ -275,8 +292,12 @@ class CarrierEvent:
             "SlotMapStatus": int(self.slot_map_status),
             "CarrierAccessingStatus": int(self.accessing_status),
             "SlotMap": [int(s) for s in self.slot_map],
-            "Reason": self.reason,
+            "ReasonText": self.reason,
         }
+        if self.transition == 14:
+            values["Reason"] = int(self.reason_code if self.reason_code is not None
+                                   else SlotMapReason.VERIFICATION_NEEDED)
+        return values
 
 
 @dataclass(slots=True)
@@ -346,10 +367,12 @@ class Carrier:
         return carrier, events
 
     def _event(self, region: CarrierRegion, previous: CarrierStatus | None,
-               current: CarrierStatus | None, number: int, reason: str) -> CarrierEvent:
+               current: CarrierStatus | None, number: int, reason: str,
+               reason_code: SlotMapReason | None = None) -> CarrierEvent:
         return CarrierEvent(self.carrier_id, region, previous, current, number,
                             self.port_id or 0, self.location_id, self.id_status,
-                            self.slot_map_status, self.accessing_status, self.slot_map, reason)
+                            self.slot_map_status, self.accessing_status, self.slot_map, reason,
+                            reason_code if number == 14 else None)
 
     def delete(self, reason: str = "") -> list[CarrierEvent]:
         """Transition 21: the carrier object ends. The caller forgets it."""
@@ -372,8 +395,11 @@ class Carrier:
                  f"{self.accessing_status.name}")
         return E87StateError(f"carrier {self.carrier_id!r}: {why}", state=state, input=inp.value)
 
-    def apply(self, inp: CarrierInput, reason: str = "") -> list[CarrierEvent]:
+    def apply(self, inp: CarrierInput, reason: str = "",
+              reason_code: SlotMapReason | None = None) -> list[CarrierEvent]:
         """Apply ``inp`` to the region that has a row for it.
+
+        ``reason_code`` is E87's ``Reason`` for transition 14 (ignored on the others).
 
         PROCEED moves the ID region when it waits for the host, else the slot map region
         (E87: the host's ProceedWithCarrier answers whichever verification is pending);
@@ -406,7 +432,7 @@ class Carrier:
         if sm_row is not None:
             previous_sm, self.slot_map_status = self.slot_map_status, sm_row[0]
             events.append(self._event(CarrierRegion.SLOT_MAP_STATUS, previous_sm, sm_row[0],
-                                      sm_row[1], reason))
+                                      sm_row[1], reason, reason_code))
         if acc_row is not None:
             previous_acc, self.accessing_status = self.accessing_status, acc_row[0]
             events.append(self._event(CarrierRegion.ACCESSING_STATUS, previous_acc, acc_row[0],

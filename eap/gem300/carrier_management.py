@@ -80,6 +80,7 @@ from eap.gem300.carrier import (
     CarrierIdStatus,
     CarrierInput,
     parse_slot_map,
+    SlotMapReason,
     SlotMapStatus,
     SlotState,
 )
@@ -584,31 +585,37 @@ class CarrierManagement:
             raise E87StateError(f"unknown slot state: {exc}", input="slot map read") from None
         carrier.record_slot_map(states)
         expected = carrier.expected_slot_map
+        needs_host, verified = CarrierInput.SLOT_MAP_NEEDS_HOST, CarrierInput.SLOT_MAP_VERIFIED
+        code: SlotMapReason | None = None
         if not all(s.normal for s in states):
-            verdict, reason = CarrierInput.SLOT_MAP_NEEDS_HOST, "double/cross slotted or undefined"
+            verdict, reason = needs_host, "double/cross slotted or undefined"
+            code = SlotMapReason.IMPROPER_SUBSTRATE_POSITION
         elif carrier.capacity and len(states) != carrier.capacity:
-            verdict, reason = CarrierInput.SLOT_MAP_NEEDS_HOST, "slot count differs from Capacity"
+            verdict, reason = needs_host, "slot count differs from Capacity"
+            code = SlotMapReason.VERIFICATION_BY_EQUIPMENT_UNSUCCESSFUL
         elif self.config.slot_map_verification is SlotMapVerification.EQUIPMENT:
             if not expected or expected == states:
-                verdict, reason = CarrierInput.SLOT_MAP_VERIFIED, "verified by the equipment"
+                verdict, reason = verified, "verified by the equipment"
             else:
-                verdict, reason = (CarrierInput.SLOT_MAP_NEEDS_HOST,
-                                   "slot map differs from the host's SlotMap")
+                verdict, reason = needs_host, "slot map differs from the host's SlotMap"
+                code = SlotMapReason.VERIFICATION_BY_EQUIPMENT_UNSUCCESSFUL
         else:
-            verdict, reason = CarrierInput.SLOT_MAP_NEEDS_HOST, "waiting for host verification"
-        events: list[E87Event] = list(carrier.apply(verdict, reason))
-        if reason == "waiting for host verification" and self.config.auto_proceed:
+            verdict, reason = needs_host, "waiting for host verification"
+            code = SlotMapReason.VERIFICATION_NEEDED
+        events: list[E87Event] = list(carrier.apply(verdict, reason, code))
+        if code is SlotMapReason.VERIFICATION_NEEDED and self.config.auto_proceed:
             events.extend(carrier.apply(CarrierInput.PROCEED, "auto-proceed"))
         return events
 
     def slot_map_read_failed(self, port_id: int) -> list[E87Event]:
-        """The slot map could not be read (14).
+        """The slot map could not be read (14, ``Reason`` READ FAIL).
 
         Raises:
             E87StateError: the slot map is not expected now.
         """
         carrier = self._carrier_on(port_id, "slot map read failed")
-        return list(carrier.apply(CarrierInput.SLOT_MAP_NEEDS_HOST, "slot map read failed"))
+        return list(carrier.apply(CarrierInput.SLOT_MAP_NEEDS_HOST, "slot map read failed",
+                                  SlotMapReason.READ_FAIL))
 
     def access_started(self, port_id: int) -> list[E87Event]:
         """The equipment opened the carrier and takes substrates (18).

@@ -562,7 +562,7 @@ class Gem300Mirror:
             slot_map_status=slot_status,
             accessing_status=accessing,
             slot_map=slot_map if slot_map is not None else (),
-            reason=_str(values.get("Reason")) or "",
+            reason=_str(values.get("ReasonText")) or _str(values.get("Reason")) or "",
             present=name != "CarrierTransition21",
             event=name,
         )

@@ -43,10 +43,20 @@ CEIDs
 ==========  ==========================================================================
 
 Encodings: the E87 statuses are their codes (U1, :class:`~eap.gem300.carrier.CarrierIdStatus`
-...), SlotMap is a U1 array of :class:`~eap.gem300.carrier.SlotState` codes; E90
-SubstState is I1 (-1 once the substrate has left: no state), SubstProcState,
-SubstIDStatus and SubstLocState are U1 codes. The E90 ``Parent.<role>`` genealogy values
-are per substrate and not model variables; they are read with S14F1 (``Genealogy``).
+...); SlotMap is ``L[U1 ...]`` of :class:`~eap.gem300.carrier.SlotState` codes and ``Reason``
+the U1 :class:`~eap.gem300.carrier.SlotMapReason` of transition 14 (both as SEMI E87.1-0702
+defines them; :func:`dv_value` builds the SlotMap item); ``ReasonText`` (ours) gives the
+reason of every carrier transition in words. E90 SubstState is I1 (-1 once the substrate
+has left: no state), SubstProcState, SubstIDStatus and SubstLocState are U1 codes. The E90
+``Parent.<role>`` genealogy values are per substrate and not model variables; they are read
+with S14F1 (``Genealogy``).
+
+Names: the data variable names are E87-0705 section 19's (CarrierID, PortID, LocationID,
+CarrierIDStatus, SlotMapStatus, CarrierAccessingStatus, SlotMap, Reason, PortTransferState,
+AccessMode, LoadPortReservationState, PortAssociationState) and E90's attribute names; the
+port notices are E87 section 18's events. E87 requires an event per transition but names
+none, and public implementations disagree, so the transition event names are ours
+(``docs/e87-carriers.md``, "Names and numbers", gives the source of each decision).
 
 >>> from eap.gem.model import EquipmentModel
 >>> m = with_gem300_standard(EquipmentModel.model_validate({
@@ -70,6 +80,7 @@ from eap.gem.model import (
     Variable,
     VariableKind,
 )
+from eap.secs2.items import Item, U1
 
 __all__ = [
     "E87_DATA_VARIABLES",
@@ -81,6 +92,7 @@ __all__ = [
     "RESERVED_GEM300_CEIDS",
     "RESERVED_GEM300_VIDS",
     "Gem300Dv",
+    "dv_value",
     "has_gem300_standard",
     "with_gem300_standard",
 ]
@@ -106,6 +118,7 @@ class Gem300Dv(IntEnum):
     AccessMode = 109
     LoadPortReservationState = 110
     PortAssociationState = 111
+    ReasonText = 112
 
     SubstID = 150
     SubstLocID = 151
@@ -122,7 +135,7 @@ class Gem300Dv(IntEnum):
 
 
 _D = Gem300Dv
-_A, _U1, _I1 = SecsFormat.A, SecsFormat.U1, SecsFormat.I1
+_A, _U1, _I1, _L = SecsFormat.A, SecsFormat.U1, SecsFormat.I1, SecsFormat.L
 
 
 def _dv(dv: Gem300Dv, fmt: SecsFormat, description: str, *, lo: float | None = None,
@@ -141,14 +154,16 @@ E87_DATA_VARIABLES: Final[tuple[Variable, ...]] = (
         "2 SLOT MAP VERIFICATION OK, 3 SLOT MAP VERIFICATION FAILED", lo=0, hi=3),
     _dv(_D.CarrierAccessingStatus, _U1, "0 NOT ACCESSED, 1 IN ACCESS, 2 CARRIER COMPLETE, "
         "3 CARRIER STOPPED", lo=0, hi=3),
-    _dv(_D.SlotMap, _U1, "slot states as read: 0 undefined, 1 empty, 2 not empty, "
-        "3 correctly occupied, 4 double slotted, 5 cross slotted", lo=0, hi=5),
-    _dv(_D.Reason, _A, "why the carrier transition was taken"),
+    _dv(_D.SlotMap, _L, "L[U1 per slot] as read: 0 UNDEFINED, 1 EMPTY, 2 NOT EMPTY, "
+        "3 CORRECTLY OCCUPIED, 4 DOUBLE SLOTTED, 5 CROSS SLOTTED (E87.1: L,n of U1)"),
+    _dv(_D.Reason, _U1, "transition 14: 0 VERIFICATION NEEDED, 1 VERIFICATION BY EQUIPMENT "
+        "UNSUCCESSFUL, 2 READ FAIL, 3 IMPROPER SUBSTRATE POSITION", lo=0, hi=3),
     _dv(_D.PortTransferState, _U1, "0 OUT OF SERVICE, 1 TRANSFER BLOCKED, 2 READY TO LOAD, "
         "3 READY TO UNLOAD", lo=0, hi=3),
     _dv(_D.AccessMode, _U1, "0 MANUAL, 1 AUTO", lo=0, hi=1),
     _dv(_D.LoadPortReservationState, _U1, "0 NOT RESERVED, 1 RESERVED", lo=0, hi=1),
     _dv(_D.PortAssociationState, _U1, "0 NOT ASSOCIATED, 1 ASSOCIATED", lo=0, hi=1),
+    _dv(_D.ReasonText, _A, "why the carrier transition was taken, in words (equipment-defined)"),
 )
 
 E90_DATA_VARIABLES: Final[tuple[Variable, ...]] = (
@@ -172,7 +187,7 @@ E90_DATA_VARIABLES: Final[tuple[Variable, ...]] = (
 GEM300_DATA_VARIABLES: Final = E87_DATA_VARIABLES + E90_DATA_VARIABLES
 
 _CARRIER_DVS: Final = ("CarrierID", "PortID", "LocationID", "CarrierIDStatus", "SlotMapStatus",
-                       "CarrierAccessingStatus", "SlotMap", "Reason")
+                       "CarrierAccessingStatus", "SlotMap", "ReasonText")
 _SUBSTRATE_DVS: Final = ("SubstID", "SubstLocID", "SubstState", "SubstProcState",
                          "SubstIDStatus", "AcquiredID", "LotID", "SubstType", "SubstUsage",
                          "SubstSource", "SubstDestination")
@@ -258,9 +273,10 @@ def _ce(ceid: int, name: str, description: str, dvs: tuple[str, ...]) -> Collect
     return CollectionEvent(id=ceid, name=name, description=description, data_variables=dvs)
 
 
-def _numbered(base: int, prefix: str, table: dict[int, str],
-              dvs: tuple[str, ...]) -> tuple[CollectionEvent, ...]:
-    return tuple(_ce(base + n, f"{prefix}{n}", f"E87 {prefix} {n}: {text}", dvs)
+def _numbered(base: int, prefix: str, table: dict[int, str], dvs: tuple[str, ...],
+              extra: dict[int, tuple[str, ...]] | None = None) -> tuple[CollectionEvent, ...]:
+    return tuple(_ce(base + n, f"{prefix}{n}", f"E87 {prefix} {n}: {text}",
+                     dvs + (extra or {}).get(n, ()))
                  for n, text in table.items())
 
 
@@ -271,7 +287,7 @@ def _named(base: int, table: tuple[tuple[str, str], ...], what: str,
 
 
 E87_EVENTS: Final[tuple[CollectionEvent, ...]] = (
-    _numbered(100, "CarrierTransition", _CARRIER_TRANSITIONS, _CARRIER_DVS)
+    _numbered(100, "CarrierTransition", _CARRIER_TRANSITIONS, _CARRIER_DVS, {14: ("Reason",)})
     + _numbered(130, "LoadPortTransferTransition", _TRANSFER_TRANSITIONS,
                 ("PortID", "PortTransferState", "CarrierID"))
     + _numbered(150, "AccessModeTransition", _ACCESS_TRANSITIONS, ("PortID", "AccessMode"))
@@ -292,6 +308,16 @@ E90_EVENTS: Final[tuple[CollectionEvent, ...]] = (
 """The E90 collection events (CEIDs 200-259)."""
 
 GEM300_EVENTS: Final = E87_EVENTS + E90_EVENTS
+
+
+def dv_value(name: str, value: object) -> object:
+    """``value`` of the GEM300 data variable ``name`` as its model format takes it.
+
+    Events give plain Python values; SlotMap (format L, E87.1) becomes ``L[U1 ...]``.
+    """
+    if name == "SlotMap" and isinstance(value, (list, tuple)):
+        return [v if isinstance(v, Item) else U1(int(v)) for v in value]
+    return value
 
 
 def has_gem300_standard(model: EquipmentModel) -> bool:

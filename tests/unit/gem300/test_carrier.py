@@ -17,6 +17,7 @@ from eap.gem300.carrier import (
     ID_TRANSITIONS,
     parse_slot_map,
     SLOT_MAP_TRANSITIONS,
+    SlotMapReason,
     SlotMapStatus,
     SlotState,
 )
@@ -60,7 +61,7 @@ def test_1_create_then_2_3_4_5_then_12_17(status: CarrierIdStatus, number: int) 
     assert events[1].data_variables == {
         "CarrierID": "REEL-7", "PortID": 2, "LocationID": "LP2",
         "CarrierIDStatus": int(status), "SlotMapStatus": 0, "CarrierAccessingStatus": 0,
-        "SlotMap": [], "Reason": "test",
+        "SlotMap": [], "ReasonText": "test",
     }
 
 
@@ -226,3 +227,17 @@ def test_export_restore_round_trip() -> None:
 def test_restore_rejects_malformed(patch: dict[str, object]) -> None:
     with pytest.raises(E87Error):
         Carrier.restore_state({**verified().export_state(), **patch})
+
+
+def test_transition_14_carries_the_e87_reason_code() -> None:
+    """E87.1 ``Reason`` (U1) is given on transition 14 only; the words go to ReasonText."""
+    carrier, _ = Carrier.create("REEL-7", id_status=CarrierIdStatus.ID_VERIFICATION_OK,
+                                port_id=1, location_id="LP1")
+    (ev,) = carrier.apply(CarrierInput.SLOT_MAP_NEEDS_HOST, "slot map read failed",
+                          SlotMapReason.READ_FAIL)
+    assert ev.transition == 14
+    assert ev.data_variables["Reason"] == 2
+    assert ev.data_variables["ReasonText"] == "slot map read failed"
+    (ev15,) = carrier.apply(CarrierInput.PROCEED, "ok", SlotMapReason.READ_FAIL)
+    assert ev15.transition == 15
+    assert "Reason" not in ev15.data_variables
