@@ -99,7 +99,7 @@ def test_e87_1_formats_of_slot_map_and_reason() -> None:
     """E87.1-0702: SlotMap is L,n of U1; Reason is U1 0-3 and belongs to transition 14."""
     from eap.gem.model import SecsFormat
     from eap.gem300.standard import dv_value
-    from eap.secs2.items import U1
+    from eap.secs2.items import L, U1
 
     dvs = {v.name: v for v in GEM300_DATA_VARIABLES}
     assert dvs["SlotMap"].format is SecsFormat.L
@@ -109,5 +109,5 @@ def test_e87_1_formats_of_slot_map_and_reason() -> None:
     assert "Reason" in events["CarrierTransition14"].data_variables
     assert "Reason" not in events["CarrierTransition13"].data_variables
     item = dvs["SlotMap"].check(dv_value("SlotMap", [3, 1]))
-    assert [type(i) for i in item] == [U1, U1]
-    assert [int(i.value[0]) for i in item] == [3, 1]
+    assert isinstance(item, L)
+    assert [i for i in item] == [U1(3), U1(1)]
