@@ -110,4 +110,4 @@ def test_e87_1_formats_of_slot_map_and_reason() -> None:
     assert "Reason" not in events["CarrierTransition13"].data_variables
     item = dvs["SlotMap"].check(dv_value("SlotMap", [3, 1]))
     assert isinstance(item, L)
-    assert [i for i in item] == [U1(3), U1(1)]
+    assert list(item) == [U1(3), U1(1)]
