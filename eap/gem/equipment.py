@@ -124,6 +124,8 @@ from eap.gem300.load_port import E87Error
 from eap.gem300.object_services import ObjectServices
 from eap.gem300.standard import dv_value as gem300_dv_value
 from eap.gem300.standard import has_gem300_standard, with_gem300_standard
+from eap.gem300.status_variables import status_providers as e87_status_providers
+from eap.gem300.status_variables import with_status_variables as with_e87_status_variables
 from eap.gem300.substrate import (
     IDStatusChanged,
     ProcessingChanged,
@@ -258,6 +260,11 @@ class GemEquipment:
                   or material is not None)
         if gem300 and not has_gem300_standard(self.model):
             self.model = with_gem300_standard(self.model)
+        port_ids: list[int] | None = None
+        if load_ports is not None:
+            prefix = (carrier_config or CarrierManagementConfig()).location_prefix
+            port_ids = [_port_number(p, prefix) for p in load_ports]
+            self.model = with_e87_status_variables(self.model, port_ids)
         self.name = name or model.name
         self._wall = wall_clock or (lambda: datetime.now().astimezone())
         self.command_executor = command_executor
@@ -291,10 +298,11 @@ class GemEquipment:
         self.objects: ObjectServices | None = None
         """E39 object services for S14F1/S14F3 (``None`` without GEM300)."""
         self._carriers_restored = False
-        if load_ports is not None:
-            config = carrier_config or CarrierManagementConfig()
-            self.carriers = CarrierManagement(
-                [_port_number(p, config.location_prefix) for p in load_ports], config)
+        if port_ids is not None:
+            self.carriers = CarrierManagement(port_ids,
+                                              carrier_config or CarrierManagementConfig())
+            for svid, provider in e87_status_providers(self.carriers).items():
+                self.variables.set_provider(svid, provider)
         if substrate_locations is not None:
             self.substrates = SubstrateTracking(clock=self._wall)
             for loc in substrate_locations:
