@@ -88,6 +88,7 @@ __all__ = [
     "CommandName",
     "CommandReply",
     "CommandRequest",
+    "Detail",
     "ContentMapEntry",
     "Envelope",
     "EventPayload",
@@ -130,6 +131,9 @@ SecsValue = TypeAliasType(
     "StrictBool | StrictInt | StrictFloat | StrictStr | list[SecsValue] | None",
 )
 """A SECS item value in JSON (see the module's mapping)."""
+
+Detail = TypeAliasType("Detail", "SecsValue | dict[str, SecsValue]")
+"""A value of a command reply's ``details``."""
 
 _TS_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 _ID_PATTERN: Final = r"^[^\x00-\x1f]{1,200}$"
@@ -400,7 +404,7 @@ class CommandReply(Envelope):
     code: int | None = None
     error: str | None = None
     message: str = ""
-    details: dict[str, SecsValue] = Field(default_factory=dict)
+    details: dict[str, Detail] = Field(default_factory=dict)
 
 
 PUBLISHED_PAYLOADS: Final[tuple[type[Envelope], ...]] = (
