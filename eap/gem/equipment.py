@@ -112,6 +112,7 @@ from eap.gem.standard import (
 from eap.gem.terminal import Terminals
 from eap.gem.trace import Traces
 from eap.gem.variables import EcChanged, VariableStore
+from eap.gem300.carrier import CarrierEvent
 from eap.gem300.carrier_management import (
     ActionResult,
     CarrierManagement,
@@ -129,6 +130,7 @@ from eap.gem300.status_variables import with_status_variables as with_e87_status
 from eap.gem300.substrate import (
     IDStatusChanged,
     ProcessingChanged,
+    SubstrateStateError,
     SubstrateTrackingError,
     TransportChanged,
 )
@@ -594,10 +596,43 @@ class GemEquipment:
         Returns:
             The events, as a list.
         """
-        out = list(events)
+        out: list[MaterialEvent] = []
+        for ev in events:
+            out.append(ev)
+            if isinstance(ev, CarrierEvent) and ev.transition in (13, 15):
+                out.extend(self._substrates_from_content_map(ev))
         self._fire_material(out)
         if out:
             self.save()
+        return out
+
+    def _substrates_from_content_map(self, ev: CarrierEvent) -> list[TrackingEvent]:
+        """E87 -> E90: the slot map is verified (13/15); create the ContentMap's substrates.
+
+        One substrate per slot with a SubstrateID, at the carrier slot's location (source and
+        destination both that slot), with its LotID, when the equipment has that location
+        free and does not know the substrate yet; otherwise the slot is skipped (noted).
+        """
+        if self.substrates is None or self.carriers is None or not ev.port_id:
+            return []
+        carrier = self.carriers.carriers.get(ev.carrier_id)
+        if carrier is None:
+            return []
+        material = self.model.material
+        out: list[TrackingEvent] = []
+        for slot, (lot_id, subst_id) in enumerate(carrier.content_map, start=1):
+            if not subst_id:
+                continue
+            try:
+                loc_id = (material.slot_location(ev.port_id, slot) if material is not None
+                          else f"LP{ev.port_id}-{slot:02d}")
+            except StopIteration:
+                loc_id = f"LP{ev.port_id}-{slot:02d}"
+            try:
+                out.extend(self.substrates.create_substrate(
+                    subst_id, loc_id, source=loc_id, destination=loc_id, lot_id=lot_id))
+            except (SubstrateTrackingError, SubstrateStateError) as exc:
+                self._note(f"ContentMap of {ev.carrier_id} slot {slot}: {exc}")
         return out
 
     def _fire_material(self, events: Iterable[MaterialEvent]) -> None:
