@@ -5,6 +5,8 @@
 ``eap simulate``   a minimal HSMS equipment (passive) that streams event reports;
 ``eap host``       a minimal HSMS host (active) that prints what it receives;
 ``eap compliance`` the E30 GEM Compliance Statement of an equipment model (Markdown or JSON);
+``eap asyncapi``   the AsyncAPI 3.0 document of the MQTT interface (YAML, stdout);
+``eap config check FILE``  validate a config file and print it resolved, secrets masked;
 ``eap version``    the version.
 """
 
@@ -105,6 +107,37 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
         return asyncio.run(coro)
 
 
+def _asyncapi(config_path: str | None) -> int:
+    from eap.bridge.asyncapi import render_asyncapi
+    from eap.runtime.config import ConfigError, load_config
+
+    if config_path is None:
+        sys.stdout.write(render_asyncapi())
+        return 0
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"eap asyncapi: {exc.source}:", *exc.errors, sep="\n  ", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_asyncapi(config.uns.prefix, config.models()))
+    return 0
+
+
+def _config_check(path: str) -> int:
+    import yaml
+
+    from eap.runtime.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{exc.source}: invalid configuration", *exc.errors, sep="\n  ",
+              file=sys.stderr)
+        return 2
+    sys.stdout.write(yaml.safe_dump(config.resolved(), sort_keys=False))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eap", description="SECS/GEM equipment-automation gateway")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
@@ -129,6 +162,14 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compliance", help="the GEM Compliance Statement of an equipment model")
     c.add_argument("model", help="equipment model YAML file")
     c.add_argument("--format", choices=("markdown", "json"), default="markdown")
+
+    a = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the MQTT interface")
+    a.add_argument("--config", default=None, help="EAP config: concrete prefix, ids and names")
+
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    check = cfg_sub.add_parser("check", help="validate a config; print it resolved (masked)")
+    check.add_argument("file", help="EAP config YAML file")
 
     sub.add_parser("version", help="print the version")
     return p
@@ -155,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"eap compliance: {exc}", file=sys.stderr)
                 return 1
             return 0
+        if args.command == "asyncapi":
+            return _asyncapi(args.config)
+        if args.command == "config":
+            return _config_check(args.file)
         if args.command == "version":
             print(metadata.version("eap-gateway"))
             return 0
