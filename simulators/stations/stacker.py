@@ -81,10 +81,11 @@ Faults (scenario ``fault:`` names)
     correction re-references) and cells pass again.
 ``separator_break``
     ``magnitude``: not used; ``params.rethread_s``: seconds of re-threading after the fault
-    ends (default :attr:`StackerStation.RETHREAD_S`). Seen at the next stacking step:
-    ``SeparatorTension`` drops to 0, ``SeparatorBreak`` is set, the cell on the table is
-    REJECTED (``SEPARATOR_BREAK``, the layers it got) into its tray slot, stacking stops
-    until the fault ends, then re-threading (3 m of separator wasted) and the alarm clears.
+    ends (default :attr:`StackerStation.RETHREAD_S`). Seen at the next stacking step (or
+    before the next cell): ``SeparatorTension`` drops to 0, ``SeparatorBreak`` is set, the
+    cell on the table (if one was started) is REJECTED (``SEPARATOR_BREAK``, with the layers
+    it got) into its tray slot, stacking stops until the fault ends, then re-threading (3 m
+    of separator wasted) and the alarm clears.
 ``magazine_feed_error``
     ``magnitude``: probability (0-1) that a pick fails; ``params.port``: 1 (anode
     magazine, default) or 2 (cathode). Misfeeds as above: ejected sheets, the alarm, and
@@ -389,6 +390,9 @@ class StackerStation(Station):
                 ctx.set_alarm("MagazineEmpty")
                 log.info("magazine empty", anode_left=anode.left, cathode_left=cathode.left)
                 break
+            if ctx.fault("separator_break") is not None:
+                self._separator_broke(None)
+                yield from self._rethread(recipe)
             yield from self._separator_for_cell(recipe)
             cell = self._new_cell(slot, tray, anode, cathode)
             cells.append(cell)
@@ -466,10 +470,7 @@ class StackerStation(Station):
         fold_m = (float(recipe["SheetLength"]) + self.FOLD_ALLOWANCE_MM) / 1000.0
         while cell.layers < layers:
             if ctx.fault("separator_break") is not None:
-                cell.defect = "SEPARATOR_BREAK"
-                ctx.set_sv("SeparatorTension", 0.0)
-                ctx.set_alarm("SeparatorBreak")
-                log.info("separator break", cell=cell.cell_id, layers=cell.layers)
+                self._separator_broke(cell)
                 return
             n = min(self.STEP_LAYERS, layers - cell.layers)
             picks = ([anode] if not cell.anodes else []) + [cathode, anode] * n
@@ -560,6 +561,15 @@ class StackerStation(Station):
                                          "SeparatorRollMeters": metres})
         log.info("separator roll spliced", lot=lot, previous=previous, metres=metres)
         yield self.SPLICE_S
+
+    def _separator_broke(self, cell: Cell | None) -> None:
+        """The web broke: no tension, the alarm, the cell on the table (if any) is lost."""
+        if cell is not None:
+            cell.defect = "SEPARATOR_BREAK"
+        self.ctx.set_sv("SeparatorTension", 0.0)
+        self.ctx.set_alarm("SeparatorBreak")
+        log.info("separator break", cell=cell.cell_id if cell else "",
+                 layers=cell.layers if cell else 0)
 
     def _rethread(self, recipe: Mapping[str, Any]) -> Pause:
         """Wait for the operator to re-thread a broken separator; then clear the alarm."""
