@@ -22,8 +22,10 @@ subscriptions are sent again after each CONNACK, before :meth:`MqttClient.wait_c
 returns.
 
 **Protocol.** ``protocol="auto"`` tries MQTT 5 first. A broker that refuses it (CONNACK
-"unsupported protocol version", or it closes the connection before any CONNACK, as amqtt
-does) gets MQTT 3.1.1 at once, and that choice is kept for the client's lifetime.
+"unsupported protocol version", closes the connection before any CONNACK, or sends no
+CONNACK within ``v5_probe_timeout`` -- amqtt does the last two) gets MQTT 3.1.1 at once;
+once a 3.1.1 CONNACK came back, that choice is kept for the client's lifetime (a client
+that knows its broker is 3.1.1 only, like the embedded one, sets ``protocol="3.1.1"``).
 :attr:`MqttClient.protocol` says what was negotiated. MQTT 5 publish properties (response
 topic, correlation data, user properties) are sent only on MQTT 5 connections.
 
@@ -172,6 +174,8 @@ class MqttSettings:
         reconnect_max: largest reconnect delay, seconds.
         connect_timeout: how long a connection attempt may take until CONNACK, seconds.
         subscription_queue: messages a subscription buffers before it overflows.
+        v5_probe_timeout: with ``protocol="auto"``, an MQTT 5 CONNECT without CONNACK
+            after this many seconds counts as refused, and 3.1.1 is tried.
     """
 
     host: str = "127.0.0.1"
@@ -190,6 +194,7 @@ class MqttSettings:
     reconnect_max: float = 30.0
     connect_timeout: float = 10.0
     subscription_queue: int = 10_000
+    v5_probe_timeout: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,7 +534,8 @@ class MqttClient:
                 self._drop_connection(MqttDisconnected(self.last_error))
             except (OSError, ssl.SSLError, TimeoutError, MqttError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.settings.protocol == "auto" and not self._fallback_confirmed:
+                if (self.settings.protocol == "auto" and not self._fallback_confirmed
+                        and not isinstance(exc, MqttConnectRefused)):
                     self._fallback = False  # the refusal may have been a broker going down
                 self._drop_connection(MqttDisconnected(f"connection failed: {self.last_error}"))
             else:
@@ -594,6 +600,14 @@ class MqttClient:
                 await asyncio.to_thread(client.connect, s.host, s.port, s.keepalive)
             misc = asyncio.create_task(self._misc(client))
             self._lost.add_done_callback(lambda _: misc.cancel())
+            if v5 and s.protocol == "auto":
+                # amqtt may wait forever on an MQTT 5 CONNECT it misreads: no CONNACK
+                # within the probe time counts as a refusal of MQTT 5
+                try:
+                    async with asyncio.timeout(s.v5_probe_timeout):
+                        await asyncio.shield(self._connack)
+                except TimeoutError:
+                    raise _ProtocolRefused() from None
             await self._connack
             await self._subscribe_all(client, list(self._subscriptions))
         self.connects += 1
