@@ -1,0 +1,1 @@
+"""Tests of the battery line's equipment models."""
