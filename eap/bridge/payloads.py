@@ -148,6 +148,8 @@ def json_value(value: Any) -> SecsValue:
     >>> json_value([1.5, float("nan"), b"\\x01\\xff", (True,)])
     [1.5, None, [1, 255], [True]]
     """
+    if isinstance(value, enum.Enum):  # before int and str: IntEnum, StrEnum
+        return value.name
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -160,8 +162,6 @@ def json_value(value: Any) -> SecsValue:
         return [json_value(v) for v in value]
     if isinstance(value, Item):
         return json_value(to_python(value))
-    if isinstance(value, enum.Enum):
-        return value.name
     if isinstance(value, datetime):
         return format_ts(value)
     return str(value)
