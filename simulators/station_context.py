@@ -215,7 +215,9 @@ class EquipmentContext:
         Each SubstID in ``load.slots`` is created at its slot location (``LP<port>-<slot>``)
         with the carrier's lot and genealogy; on a THROUGH port the slot is also its
         destination (it goes back there when processed). ``""`` slots (occupied by
-        untracked material: foil, electrode sheets) and ``None`` slots create nothing.
+        untracked material: foil, electrode sheets) and ``None`` slots create nothing, and
+        neither does a slot whose substrate the equipment already created from the host's
+        ContentMap when the slot map was verified.
         """
         material = self.model.material
         if material is None:
@@ -224,6 +226,8 @@ class EquipmentContext:
             if not substrate_id:
                 continue
             location = material.slot_location(port.port, slot)
+            if self._tracking.location(location).substrate_id is not None:
+                continue  # the host's ContentMap (Bind/CarrierNotification) created it
             self.substrate_create(
                 substrate_id, location, lot_id=load.lot_id, genealogy=load.genealogy,
                 destination=location if port.role is PortRole.THROUGH else None)
