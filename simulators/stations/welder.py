@@ -42,7 +42,8 @@ Weld physics (per weld, ``n(s)`` is a normal draw clipped at 3 sigma)
   can still fail on resistance); ``g(r) = 1 + 0.3 (1 - r)`` for ``r < 1``, plus a cold-joint
   step ``0.6 + 8 (ColdJointEnergyRatio - r) / ColdJointEnergyRatio`` below the recipe's
   ``ColdJointEnergyRatio``; ``r < 0.05`` makes no joint at all: the meter reads over range,
-  10000 uOhm. Nominal welds stay below 1.3 R_nominal.
+  10000 uOhm. Sound welds (true class 0-1) of a fault-free process stay below 1.3
+  R_nominal.
 * A weld is NG for ``POROSITY`` (reported class >= EC ``PorosityNgClass``), ``RESISTANCE``
   (above the recipe's per-tab maximum), ``POWER`` or ``FOCUS`` (outside the recipe's
   tolerance); a cell is NG when either weld is.
