@@ -226,6 +226,8 @@ class _Declared:
     min: float | None
     max: float | None
     choices: tuple[Any, ...] = ()
+    arrays: bool = True
+    """Lists of values (SECS arrays) are allowed."""
 
 
 def _type_ok(fmt: SecsFormat, value: Any) -> bool:
@@ -259,6 +261,8 @@ def _normal(fmt: SecsFormat, value: Any) -> Any:
 
 def _check_value(decl: _Declared, value: Any) -> tuple[str, str] | None:
     """``None`` if ``value`` fits ``decl``, else (reason, message)."""
+    if isinstance(value, list) and not decl.arrays:
+        return "wrong-type", f"{decl.name}: takes one {decl.format.value} value, not a list"
     if not _type_ok(decl.format, value):
         return "wrong-type", f"{decl.name}: {value!r} is not a {decl.format.value} value"
     if decl.format is SecsFormat.B:
@@ -385,7 +389,8 @@ def _parse_recipe(equipment_id: str, request: RecipeDownloadRequest, model: Equi
     schema = model.recipe
     if schema is None:
         raise NotSupported(f"{model.name} declares no recipe schema", **ctx)
-    declared = [(_Declared(p.name, p.format, p.min, p.max), p.required)
+    # recipe values are scalars (validate_recipe keeps one value per parameter)
+    declared = [(_Declared(p.name, p.format, p.min, p.max, arrays=False), p.required)
                 for p in schema.parameters]
     problem = _check_parameters(declared, request.body, f"{model.name} recipes")
     if problem is not None:
