@@ -388,8 +388,6 @@ class WelderStation(Station):
 
     def _tray(self, docked: DockedCarrier) -> StationRun:
         ctx = self.ctx
-        material = ctx.model.material
-        assert material is not None, "the welder model declares its material"
         tray_id, lot, ppid = docked.carrier_id, docked.load.lot_id, ctx.ppid
         cells = [(slot, cid) for slot, cid in enumerate(docked.load.slots, 1) if cid]
         start = ctx.now
@@ -399,49 +397,57 @@ class WelderStation(Station):
         ctx.fire("TrayLoaded", {"TrayId": tray_id, "TrayLot": lot, "CellCount": len(cells),
                                 "RecipeId": ppid})
         log.info("tray loaded", tray_id=tray_id, cells=len(cells), ppid=ppid)
-        transfer = float(ctx.ec("CellTransferTime"))
-        positioning = float(ctx.ec("TabPositioningTime"))
-        inspection = float(ctx.ec("InspectionTime"))
         welded = ng = 0
-        for slot, cell_id in cells:
-            ctx.set_sv("CurrentCellId", cell_id)
-            ctx.set_sv("CurrentSlot", slot)
-            ctx.substrate_start(cell_id, WELD_STATION)
-            yield transfer
-            welds: list[Weld] = []
-            for tab in TABS:
-                low_gas = yield from self._hold_for_gas()
-                tab_lot = self._take_lead(tab)
-                yield positioning
-                weld = self.weld(tab, tab_lot, low_gas=low_gas)
-                yield weld.duration
-                self._weld_monitors(weld)
-                yield inspection
-                ctx.set_sv("LastPorosityClass", weld.porosity_class)
-                ctx.set_sv("LastWeldResistance", weld.resistance)
-                ctx.fire("TabWelded", {
-                    "CellId": cell_id, "TrayId": tray_id, "SlotNo": slot, "Tab": tab,
-                    "TabLot": tab_lot, "LaserPower": weld.power, "WeldSpeed": weld.speed,
-                    "FocusOffset": weld.focus, "LineEnergy": weld.line_energy,
-                    "PorosityClass": weld.porosity_class, "WeldResistance": weld.resistance,
-                    "WeldResult": "OK" if weld.ok else "NG",
-                    "NgReason": ",".join(weld.reasons)})
-                welds.append(weld)
-            ok = self._cell_done(cell_id, tray_id, lot, slot, ppid, welds)
-            ctx.substrate_finish(cell_id, material.slot_location(docked.port.port, slot),
-                                 ok=ok, data=self._substrate_data(tray_id, slot, welds))
-            welded += 1
-            ng += 0 if ok else 1
-            ctx.set_sv("TrayCellsWelded", welded)
-            ctx.set_sv("TrayCellsNg", ng)
-            yield transfer
-        ctx.set_sv("CurrentCellId", "")
-        ctx.set_sv("CurrentSlot", 0)
-        ctx.fire("TrayCompleted", {"TrayId": tray_id, "TrayLot": lot, "CellsWelded": welded,
-                                   "CellsNg": ng, "RecipeId": ppid,
-                                   "TrayCycleTime": round(ctx.now - start, 1)})
-        ctx.set_sv("CurrentTrayId", "")
-        log.info("tray completed", tray_id=tray_id, welded=welded, ng=ng)
+        try:
+            for slot, cell_id in cells:
+                ok = yield from self._cell(docked, slot, cell_id, lot, ppid)
+                welded += 1
+                ng += 0 if ok else 1
+                ctx.set_sv("TrayCellsWelded", welded)
+                ctx.set_sv("TrayCellsNg", ng)
+                yield float(ctx.ec("CellTransferTime"))
+            ctx.fire("TrayCompleted", {"TrayId": tray_id, "TrayLot": lot, "CellsWelded": welded,
+                                       "CellsNg": ng, "RecipeId": ppid,
+                                       "TrayCycleTime": round(ctx.now - start, 1)})
+            log.info("tray completed", tray_id=tray_id, welded=welded, ng=ng)
+        finally:  # also when the engine closes the generator (ABORT)
+            ctx.set_sv("CurrentCellId", "")
+            ctx.set_sv("CurrentSlot", 0)
+            ctx.set_sv("CurrentTrayId", "")
+
+    def _cell(self, docked: DockedCarrier, slot: int, cell_id: str, lot: str,
+              ppid: str) -> Generator[float, None, bool]:
+        """One cell: to WELD_STATION, two welds, back to its slot; returns whether it is OK."""
+        ctx = self.ctx
+        material = ctx.model.material
+        assert material is not None, "the welder model declares its material"
+        tray_id = docked.carrier_id
+        ctx.set_sv("CurrentCellId", cell_id)
+        ctx.set_sv("CurrentSlot", slot)
+        ctx.substrate_start(cell_id, WELD_STATION)
+        yield float(ctx.ec("CellTransferTime"))
+        welds: list[Weld] = []
+        for tab in TABS:
+            low_gas = yield from self._hold_for_gas()
+            tab_lot = self._take_lead(tab)
+            yield float(ctx.ec("TabPositioningTime"))
+            weld = self.weld(tab, tab_lot, low_gas=low_gas)
+            yield weld.duration
+            self._weld_monitors(weld)
+            yield float(ctx.ec("InspectionTime"))
+            ctx.set_sv("LastPorosityClass", weld.porosity_class)
+            ctx.set_sv("LastWeldResistance", weld.resistance)
+            ctx.fire("TabWelded", {
+                "CellId": cell_id, "TrayId": tray_id, "SlotNo": slot, "Tab": tab,
+                "TabLot": tab_lot, "LaserPower": weld.power, "WeldSpeed": weld.speed,
+                "FocusOffset": weld.focus, "LineEnergy": weld.line_energy,
+                "PorosityClass": weld.porosity_class, "WeldResistance": weld.resistance,
+                "WeldResult": "OK" if weld.ok else "NG", "NgReason": ",".join(weld.reasons)})
+            welds.append(weld)
+        ok = self._cell_done(cell_id, tray_id, lot, slot, ppid, welds)
+        ctx.substrate_finish(cell_id, material.slot_location(docked.port.port, slot),
+                             ok=ok, data=self._substrate_data(tray_id, slot, welds))
+        return ok
 
     def _weld_monitors(self, weld: Weld) -> None:
         """The power and focus monitors after a weld: SVs and their alarms."""

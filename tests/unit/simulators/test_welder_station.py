@@ -323,3 +323,21 @@ def test_any_recipe_in_bounds_runs_to_completion_with_values_that_fit(
         for name, value in fired.data.items():
             h.model.variable(name).check(value)
     assert sorted(h.undock_all(docked)) == sorted(cells)
+
+
+def test_abort_mid_cell_leaves_the_cell_at_work_and_clears_the_screen() -> None:
+    h, station = _setup(seed=14)
+    docked = h.dock_all(station)
+    run = station.run(docked)
+    for _ in range(12):  # into the second cell
+        h.ctx.time += next(run)
+    cell = h.ctx.sv("CurrentCellId")
+    assert cell
+    run.close()
+    assert h.ctx.sv("CurrentCellId") == ""
+    assert h.ctx.sv("CurrentTrayId") == ""
+    tracking = h.equipment.substrates
+    assert tracking is not None
+    assert tracking.substrate(cell).location_id == "WELD_STATION"
+    assert tracking.substrate(cell).processing is SubstProcState.IN_PROCESS
+    assert h.events("TrayCompleted") == []
