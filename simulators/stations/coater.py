@@ -420,7 +420,7 @@ class CoaterStation(Station):
         ready = self._dryer_deviation() <= float(ctx.ec("DryerTempTolerance"))
         ctx.fire("DryerReady", {
             "ReelId": reel.reel_id, "DryerWarmUpTime": waited, "DryerAtTemperature": ready,
-            **{f"SegmentDryerZone{i + 1}Temp": round(_clamp(t, -20.0, 300.0), 1)
+            **{f"WarmUpZone{i + 1}Temp": round(_clamp(t, -20.0, 300.0), 1)
                for i, t in enumerate(self._zone_read)},
         })
 
