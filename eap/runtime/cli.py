@@ -138,6 +138,20 @@ def _config_check(path: str) -> int:
     return 0
 
 
+def _eap_run(path: str, metrics_port: int | None) -> int:
+    from eap.runtime.app import run_eap
+    from eap.runtime.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{exc.source}: invalid configuration", *exc.errors, sep="\n  ",
+              file=sys.stderr)
+        return 2
+    configure_logging(config.logging.level, json=config.logging.json_lines)
+    return _run(run_eap(config, metrics_port=metrics_port))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eap", description="SECS/GEM equipment-automation gateway")
     p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
@@ -162,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compliance", help="the GEM Compliance Statement of an equipment model")
     c.add_argument("model", help="equipment model YAML file")
     c.add_argument("--format", choices=("markdown", "json"), default="markdown")
+
+    r = sub.add_parser("run", help="run the EAP: every configured equipment, bridged to MQTT")
+    r.add_argument("--config", required=True, help="EAP config YAML file")
+    r.add_argument("--metrics-port", type=int, default=None,
+                   help="override metrics.port (0: a free port, -1: no health server)")
 
     a = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document of the MQTT interface")
     a.add_argument("--config", default=None, help="EAP config: concrete prefix, ids and names")
@@ -196,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"eap compliance: {exc}", file=sys.stderr)
                 return 1
             return 0
+        if args.command == "run":
+            return _eap_run(args.config, args.metrics_port)
         if args.command == "asyncapi":
             return _asyncapi(args.config)
         if args.command == "config":
