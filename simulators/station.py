@@ -162,11 +162,12 @@ class StationContext(Protocol):
     def ec(self, name: str) -> Any:
         """An equipment constant's current value."""
 
-    def set_alarm(self, name: str) -> None:
-        """Set an alarm (its set event fires; nothing happens if already set)."""
+    def set_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Set an alarm (its set event fires with ``data`` for its DVs; nothing happens if
+        already set)."""
 
-    def clear_alarm(self, name: str) -> None:
-        """Clear an alarm (its clear event fires; nothing happens if not set)."""
+    def clear_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Clear an alarm (its clear event fires with ``data``; nothing happens if not set)."""
 
     def alarm_is_set(self, name: str) -> bool:
         """Whether the alarm is set."""

@@ -130,15 +130,15 @@ class EquipmentContext:
             return {"AlarmDewPoint": self.sv("DewPoint")}
         return {}
 
-    def set_alarm(self, name: str) -> None:
-        """Set an alarm (nothing if set already)."""
+    def set_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Set an alarm (nothing if set already); ``data``: its set event's DV values."""
         if not self.alarm_is_set(name):
-            self.equipment.set_alarm(name, self._alarm_data(name, True))
+            self.equipment.set_alarm(name, {**self._alarm_data(name, True), **(data or {})})
 
-    def clear_alarm(self, name: str) -> None:
-        """Clear an alarm (nothing if not set)."""
+    def clear_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        """Clear an alarm (nothing if not set); ``data``: its clear event's DV values."""
         if self.alarm_is_set(name):
-            self.equipment.clear_alarm(name, self._alarm_data(name, False))
+            self.equipment.clear_alarm(name, {**self._alarm_data(name, False), **(data or {})})
 
     def alarm_is_set(self, name: str) -> bool:
         """Whether the alarm is set."""

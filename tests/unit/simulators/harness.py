@@ -46,15 +46,15 @@ class RecordingContext(EquipmentContext):
         self.fired.append(Fired(event, dict(data or {})))
         super().fire(event, data)
 
-    def set_alarm(self, name: str) -> None:
+    def set_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
         if not self.alarm_is_set(name):
             self.alarms.append((name, True))
-        super().set_alarm(name)
+        super().set_alarm(name, data)
 
-    def clear_alarm(self, name: str) -> None:
+    def clear_alarm(self, name: str, data: Mapping[str, Any] | None = None) -> None:
         if self.alarm_is_set(name):
             self.alarms.append((name, False))
-        super().clear_alarm(name)
+        super().clear_alarm(name, data)
 
 
 def shipped_recipe(model_name: str) -> tuple[str, dict[str, Any]]:
