@@ -26,13 +26,17 @@ Carrier ID verification, the path implementations most often get wrong:
   CancelBind), a carrier with the ID read is instantiated in WAITING FOR HOST (3) and the
   port re-associated with it (association 4); the host answers ProceedWithCarrier (8) or
   CancelCarrier (9, carrier returned);
-* unknown ID at a free port -> 3 WAITING FOR HOST, association 2; the host decides (8/9);
+* unknown ID read at a free port -> 3 WAITING FOR HOST, association 2; the host decides
+  (8/9). This is *not* E87's ``UnknownCarrierID`` event (section 18.12), which is for a
+  carrier arriving at a NOT ASSOCIATED port whose ID reader is unavailable; the host's
+  ProceedWithCarrier(CarrierID, PTN) then instantiates it via 4, CancelCarrier via 5;
 * ID read failure with a bound carrier -> 7 WAITING FOR HOST; ProceedWithCarrier naming that
   carrier -> 8, CancelCarrier -> 9 and the port goes READY TO UNLOAD (9) to return it;
 * ID read failure at a free port: no object yet (E87 has none to create); the host's
   ProceedWithCarrier(CarrierID, PTN) instantiates it in VERIFICATION OK (4), CancelCarrier
   in VERIFICATION FAILED (5) -- both associate the port (2);
-* no ID reader: BypassReadID true -> 11, false -> 10 (WAITING FOR HOST).
+* no ID reader: a bound carrier goes 11 (BypassReadID true) or 10 (false, WAITING FOR
+  HOST); at a NOT ASSOCIATED port ``UnknownCarrierID``, then as after a read failure.
 
 Slot map verification (after ID VERIFICATION OK): a map with a double slotted, cross
 slotted or undefined slot, of the wrong length, or a failed read always goes to WAITING
@@ -471,9 +475,9 @@ class CarrierManagement:
         events.extend(port.cancel_reservation())
         if not port.id_reader_available:
             carrier = self.carrier_at(port_id)
-            if carrier is None:
+            if carrier is None:  # E87-0705 18.12: NOT ASSOCIATED port, no reader
                 port.unidentified = True
-                events.append(PortNotice(port_id, "CarrierIDReadFail"))
+                events.append(PortNotice(port_id, "UnknownCarrierID"))
             elif self.config.bypass_read_id:
                 events.extend(carrier.apply(CarrierInput.READER_BYPASSED, "BypassReadID"))
             else:
@@ -535,10 +539,8 @@ class CarrierManagement:
         self.carriers[carrier_id] = carrier
         events.extend(created)
         events.extend(port.associate(carrier_id))
-        if bound is None:
-            events.append(PortNotice(port_id, "UnknownCarrierID", carrier_id))
-            if self.config.auto_proceed:
-                events.extend(carrier.apply(CarrierInput.PROCEED, "auto-proceed"))
+        if bound is None and self.config.auto_proceed:
+            events.extend(carrier.apply(CarrierInput.PROCEED, "auto-proceed"))
         return events
 
     def id_read_failed(self, port_id: int) -> list[E87Event]:

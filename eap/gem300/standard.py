@@ -225,7 +225,8 @@ _ASSOCIATION_TRANSITIONS: Final = {1: "power-up", 2: "NOT ASSOCIATED -> ASSOCIAT
                                    4: "ASSOCIATED -> ASSOCIATED (another carrier)"}
 _PORT_NOTICES: Final = (
     ("CarrierIDReadFail", "the carrier ID could not be read"),
-    ("UnknownCarrierID", "a carrier ID was read that the equipment did not expect"),
+    ("UnknownCarrierID", "a carrier arrived at a NOT ASSOCIATED port whose ID reader is "
+                         "unavailable (E87 18.12)"),
     ("DuplicateCarrierID", "the ID read belongs to a carrier at another port"),
     ("IDReaderAvailable", "the port's carrier ID reader became available"),
     ("IDReaderUnavailable", "the port's carrier ID reader became unavailable"),

@@ -200,8 +200,7 @@ async def test_reel_carrier_from_arrival_to_unload(pair: Pair) -> None:
     seen = p.material(p.cms.carrier_placed(1))
     seen += p.material(p.cms.id_read(1, "REEL-1"))
     assert seen == ["LoadPortTransferTransition6", "CarrierTransition1", "CarrierTransition3",
-                    "CarrierTransition12", "CarrierTransition17", "PortAssociationTransition2",
-                    "UnknownCarrierID"]
+                    "CarrierTransition12", "CarrierTransition17", "PortAssociationTransition2"]
     reports = await p.names(seen)
     assert reports[2].values["CarrierIDStatus"] == int(CarrierIdStatus.WAITING_FOR_HOST)
     assert reports[2].values["CarrierID"] == "REEL-1"

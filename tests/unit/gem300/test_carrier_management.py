@@ -244,7 +244,9 @@ def test_unknown_id_waits_for_host_then_proceed() -> None:
     events = m.id_read(1, "REEL-X")
     assert carrier_numbers(events) == [1, 3, 12, 17]
     assert assoc_numbers(events) == [2]
-    assert notices(events) == ["UnknownCarrierID"]
+    # E87-0705 18.12 / Table 7 #3: an unknown ID read successfully is transition 3 only;
+    # UnknownCarrierID is for an arrival at a NOT ASSOCIATED port without a reader
+    assert notices(events) == []
     assert m.carriers["REEL-X"].id_status is IDS.WAITING_FOR_HOST
     assert carrier_numbers(m.carrier_action("ProceedWithCarrier", "REEL-X", 1).events) == [8]
 
@@ -367,8 +369,29 @@ def test_no_reader_with_bypass_verifies_11() -> None:
 def test_no_reader_and_no_bind_is_unidentified() -> None:
     m = cms(bypass_read_id=True)
     m.set_id_reader_available(1, False)
-    assert notices(m.carrier_placed(1)) == ["CarrierIDReadFail"]
+    # E87-0705 18.12: arrival at a NOT ASSOCIATED port whose reader is unavailable
+    events = m.carrier_placed(1)
+    assert notices(events) == ["UnknownCarrierID"]
+    assert [n.data_variables["PortID"] for n in events if isinstance(n, PortNotice)] == [1]
+    assert carrier_numbers(events) == []
     assert m.ports[1].unidentified
+
+
+def test_unknown_carrier_without_reader_then_proceed_4_or_cancel_5() -> None:
+    """E87-0705 18.12.4/18.12.5: after UnknownCarrierID the host's ProceedWithCarrier
+    instantiates the carrier via 4, CancelCarrier via 5 (associated, prepared for unload)."""
+    m = cms()
+    m.set_id_reader_available(1, False)
+    m.set_id_reader_available(2, False)
+    m.carrier_placed(1)
+    m.carrier_placed(2)
+    result = m.carrier_action("ProceedWithCarrier", "REEL-4", 1)
+    assert carrier_numbers(result.events) == [1, 4, 12, 17]
+    assert assoc_numbers(result.events) == [2]
+    result = m.carrier_action("CancelCarrier", "REEL-5", 2)
+    assert carrier_numbers(result.events) == [1, 5, 12, 17]
+    assert assoc_numbers(result.events) == [2]
+    assert port_numbers(result.events) == [(9,)]
 
 
 # --- slot map verification ---------------------------------------------------------------

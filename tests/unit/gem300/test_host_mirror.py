@@ -118,7 +118,7 @@ def test_port_notices_and_reader() -> None:
     assert m.ports[1].id_reader_available is False
     assert m.ports[1].notice == "IDReaderUnavailable"
     apply(m, e87(cms.carrier_placed(1)))
-    assert m.ports[1].notice == "CarrierIDReadFail"
+    assert m.ports[1].notice == "UnknownCarrierID"
 
 
 def test_unknown_id_then_cancel_shows_verification_failed() -> None:
@@ -128,7 +128,6 @@ def test_unknown_id_then_cancel_shows_verification_failed() -> None:
     apply(m, e87(cms.carrier_placed(1)))
     apply(m, e87(cms.id_read(1, "REEL-X")))
     assert m.carriers["REEL-X"].id_status is CarrierIdStatus.WAITING_FOR_HOST
-    assert m.ports[1].notice == "UnknownCarrierID"
     apply(m, e87(cms.carrier_action("CancelCarrier", "REEL-X").events))
     assert carrier_of(m, "REEL-X").id_status is CarrierIdStatus.ID_VERIFICATION_FAILED
     assert m.carriers["REEL-X"].reason == "CancelCarrier"
