@@ -187,3 +187,16 @@ def test_an_id_taken_by_base_fails_naming_it(tmp_path: Path) -> None:
     path = _broken_copy(tmp_path, "{id: 1100, name: WebSpeed", "{id: 1000, name: WebSpeed")
     with pytest.raises(ModelError, match="duplicate variable id 1000"):
         load_model(path)
+
+
+def test_the_user_page_lists_every_entry(model: EquipmentModel, own: dict[str, Any]) -> None:
+    page = (model_path("coater").parents[1] / "docs" / "models" / "coater.md").read_text(
+        encoding="utf-8")
+    for section in ("variables", "events", "alarms"):
+        for raw in own[section]:
+            assert f"| {raw['id']} | {raw['name']} |" in page, raw["name"]
+    assert model.recipe is not None
+    for param in model.recipe.parameters:
+        assert f"| {param.name} |" in page, param.name
+    for path in (RECIPES / "coater").glob("*.yaml"):
+        assert f"`{path.stem}`" in page, path.stem
