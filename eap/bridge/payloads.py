@@ -110,6 +110,7 @@ __all__ = [
     "TracePayload",
     "alarm_payload",
     "carrier_payload",
+    "event_payload",
     "format_ts",
     "gateway_status_payload",
     "json_value",

@@ -251,3 +251,12 @@ def test_any_report_values_give_a_valid_payload(values: list[Item], seq: int) ->
     assert _finite(data["values"])
     assert json.loads(json.dumps(data)) == data
     assert len(data["values"]) == len(values)
+
+
+def test_public_names_exist() -> None:
+    from eap.bridge import asyncapi, commands, payloads, topics
+
+    for module in (asyncapi, commands, payloads, topics):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+    assert "event_payload" in payloads.__all__
