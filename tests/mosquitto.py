@@ -15,6 +15,8 @@ which must be installed), persistence off unless asked (then in the temporary di
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -72,6 +74,9 @@ class Mosquitto:
 
     def _write_config(self) -> None:
         lines = [
+            # started as root, mosquitto would switch to user "mosquitto" and could not
+            # write its log and persistence into our temporary directory
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             f"listener {self.port} 127.0.0.1",
             f"log_dest file {self.log_file}",
             "log_type error",
