@@ -206,3 +206,12 @@ def test_asyncapi_command(write: Any, capsys: pytest.CaptureFixture[str]) -> Non
     data = base_config()
     data["uns"]["area"] = "+"
     assert main(["asyncapi", "--config", str(write(data))]) == 2
+
+
+def test_environment_json_and_whole_equipment_list(write: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EAP_LOGGING__JSON", "false")
+    monkeypatch.setenv("EAP_EQUIPMENT", '[{"id": "X-1", "model": "base", "hsms": {"port": 6000}}]')
+    config = load_config(write(base_config()))
+    assert config.logging.json_lines is False
+    assert [e.id for e in config.equipment] == ["X-1"]
