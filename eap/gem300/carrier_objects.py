@@ -3,11 +3,19 @@
 :class:`CarrierProvider` (OBJTYPE ``"Carrier"``) and :class:`LoadPortProvider`
 (``"LoadPort"``) read a :class:`~eap.gem300.carrier_management.CarrierManagement` and plug
 into :class:`~eap.gem300.object_services.ObjectServices` through its
-:meth:`~eap.gem300.object_services.ObjectServices.register` extension point. Carrier
-attributes change through the E87 services (S3F17 with CATTRID/CATTRDATA), not SetAttr:
-nothing here is settable (S14F3 answers ERRCODE 5).
+:meth:`~eap.gem300.object_services.ObjectServices.register` extension point.
 
->>> from eap.gem300.carrier_management import CarrierManagement
+SetAttr: E87-0705 Table 6 marks every carrier attribute RO. The host provides Capacity,
+ContentMap, SlotMap, SubstrateCount and Usage with Bind, CarrierNotification,
+ProceedWithCarrier or CarrierReCreate (S3F17 CATTRID/CATTRDATA; E87-0705 10.3.3.1, 10.3.5),
+never with S14F3; so nothing here is settable and S14F3 answers OBJACK 1 with ERRCODE 5
+(read-only) for a known attribute, 4 for an unknown one, 3 for an unknown carrier.
+
+``SlotMap`` (E87.1 ``L[U1 ...]``) is the host's map until the equipment has read one, then
+the map read (Table 6); a carrier with neither shows ``Capacity`` UNDEFINED slots (10.2.1).
+
+>>> from eap.gem300.carrier import Carrier, SlotState
+from eap.gem300.carrier_management import CarrierManagement
 >>> cms = CarrierManagement([1])
 >>> _ = cms.start()
 >>> _ = cms.carrier_action("Bind", "REEL-1", 1)
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from eap.gem300.carrier import Carrier, SlotState
 from eap.gem300.carrier_management import CarrierManagement
 from eap.gem300.object_services import AttributeValueError
 from eap.secs2.items import A, Item, L, U1, U2
@@ -30,7 +39,7 @@ class CarrierProvider:
     """OBJTYPE ``Carrier``: every carrier object carrier management knows.
 
     Attributes: ``ObjID``, ``ObjType``, ``CarrierID``, ``Capacity``, ``SubstrateCount``,
-    ``SlotMap`` (U1 codes), ``ContentMap`` (``L[L[LotID, SubstID]]``), ``LocationID``,
+    ``SlotMap`` (``L[U1 ...]``), ``ContentMap`` (``L[L[LotID, SubstID]]``), ``LocationID``,
     ``Usage``, ``PortID`` (0 when at none), ``CarrierIDStatus``, ``SlotMapStatus``,
     ``CarrierAccessingStatus``.
     """
@@ -53,7 +62,7 @@ class CarrierProvider:
             "CarrierID": A(c.carrier_id),
             "Capacity": U2(c.capacity),
             "SubstrateCount": U2(c.substrate_count),
-            "SlotMap": U1(*(int(s) for s in c.slot_map)),
+            "SlotMap": L(*(U1(int(s)) for s in _slot_map(c))),
             "ContentMap": L(*(L(A(lot), A(sub)) for lot, sub in c.content_map)),
             "LocationID": A(c.location_id),
             "Usage": A(c.usage),
@@ -64,7 +73,8 @@ class CarrierProvider:
         }
 
     def settable(self) -> frozenset[str]:
-        """None: carrier attributes change through S3F17."""
+        """None: E87-0705 Table 6 makes every carrier attribute RO (the host gives them
+        through S3F17)."""
         return frozenset()
 
     def set_attribute(self, objid: str, attrid: str, value: Item) -> None:
@@ -74,6 +84,15 @@ class CarrierProvider:
             AttributeValueError: always.
         """
         raise AttributeValueError(f"{attrid} is read-only")
+
+
+def _slot_map(carrier: Carrier) -> tuple[SlotState, ...]:
+    """E87-0705 Table 6: the host's SlotMap until a successful read, then the one read."""
+    if carrier.slot_map:
+        return carrier.slot_map
+    if carrier.expected_slot_map:
+        return carrier.expected_slot_map
+    return (SlotState.UNDEFINED,) * carrier.capacity
 
 
 class LoadPortProvider:

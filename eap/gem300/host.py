@@ -797,6 +797,31 @@ def carrier_attributes(
     return out
 
 
+def _object_reply(what: str, reply: SecsMessage) -> dict[str, dict[str, Any]]:
+    """S14F2/S14F4 ``L[L*[L[OBJID, L*[L[ATTRID, ATTRDATA]]]], L[OBJACK, L*[L[ERRCODE,
+    ERRTEXT]]]]`` as ``{objid: {attrid: value}}``.
+
+    Raises:
+        ObjectServiceError: OBJACK other than 0.
+    """
+    objects_item, status = reply_list(reply.body, 2)
+    objects: dict[str, dict[str, Any]] = {}
+    for obj in reply_list(objects_item):
+        objid, pairs = reply_list(obj, 2)
+        values: dict[str, Any] = {}
+        for pair in reply_list(pairs):
+            attrid, data = reply_list(pair, 2)
+            values[_text(attrid)] = to_python(data)
+        objects[_text(objid)] = values
+    objack_item, errs = reply_list(status, 2)
+    error_rows = (reply_list(e, 2) for e in reply_list(errs))
+    errors = [(reply_code(c), _text(t)) for c, t in error_rows]
+    if reply_code(objack_item) != 0:
+        detail = "; ".join(f"{c} {t}" for c, t in errors)
+        raise ObjectServiceError(f"{what}: OBJACK 1 ({detail})", errors, objects)
+    return objects
+
+
 def _value_item(value: Any) -> Item:
     """A PARAMVAL / ATTRDATA item for a plain Python value."""
     if isinstance(value, Item):
@@ -1059,7 +1084,7 @@ class Gem300Host:
         reply = await self._transact(SecsMessage(3, 27, True, L(U1(int(code)), L(*ptns))))
         return self._ca_reply(f"S3F27 {code.name}", reply, with_ports=True)
 
-    # -- E39 object services (S14F1) ---------------------------------------------------------
+    # -- E39 object services (S14F1, S14F3) --------------------------------------------------
 
     async def get_attributes(self, objtype: str, objids: Iterable[str] | None = None,
                              attrs: Iterable[str] | None = None, *,
@@ -1086,22 +1111,37 @@ class Gem300Host:
             L(*(A(a) for a in (attrs or ()))),
         )
         reply = await self._transact(SecsMessage(14, 1, True, body))
-        objects_item, status = reply_list(reply.body, 2)
-        objects: dict[str, dict[str, Any]] = {}
-        for obj in reply_list(objects_item):
-            objid, pairs = reply_list(obj, 2)
-            values: dict[str, Any] = {}
-            for pair in reply_list(pairs):
-                attrid, data = reply_list(pair, 2)
-                values[_text(attrid)] = to_python(data)
-            objects[_text(objid)] = values
-        objack_item, errs = reply_list(status, 2)
-        error_rows = (reply_list(e, 2) for e in reply_list(errs))
-        errors = [(reply_code(c), _text(t)) for c, t in error_rows]
-        if reply_code(objack_item) != 0:
-            detail = "; ".join(f"{c} {t}" for c, t in errors)
-            raise ObjectServiceError(f"S14F2 {objtype}: OBJACK 1 ({detail})", errors, objects)
-        return objects
+        return _object_reply(f"S14F2 {objtype}", reply)
+
+    async def set_attributes(self, objtype: str, objids: Iterable[str],
+                             attrs: Mapping[str, Any], *,
+                             objspec: str | None = None) -> dict[str, dict[str, Any]]:
+        """S14F3 SetAttr -> ``{objid: {attrid: value}}`` as the equipment has them afterwards.
+
+        Values are sent as given when they are items, else converted (int U4, float F8,
+        str A, list L ...). E87 carrier attributes are all read-only
+        for SetAttr (E87-0705 Table 6: the host gives them with Bind, CarrierNotification,
+        ProceedWithCarrier, CarrierReCreate), so a ``Carrier`` SetAttr ends in ERRCODE 5.
+
+        Args:
+            objtype: ``Substrate`` (settable ``LotID``, ``SubstDestination``), ``Carrier`` ...
+            objids: the objects (empty: every object of the type).
+            attrs: ATTRID -> value.
+            objspec: OBJSPEC (default :attr:`objspec`).
+
+        Raises:
+            ObjectServiceError: OBJACK 1 (``errors``: 3 unknown object, 4 unknown attribute,
+                5 read-only attribute, 6 unknown type, 7 invalid value; ``objects`` holds
+                what came back).
+        """
+        body = L(
+            A(self.objspec if objspec is None else objspec),
+            A(objtype),
+            L(*(A(o) for o in objids)),
+            L(*(L(A(a), _value_item(v)) for a, v in attrs.items())),
+        )
+        reply = await self._transact(SecsMessage(14, 3, True, body))
+        return _object_reply(f"S14F4 {objtype}", reply)
 
     # -- E90 substrate services (S2F49) ------------------------------------------------------
 

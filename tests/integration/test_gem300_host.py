@@ -398,3 +398,34 @@ async def test_id_mismatch_cancel_and_refusals(rig: Rig) -> None:
             await g.get_attributes("Wafer")
     assert obj.value.error_codes == [6]
     assert g.mirror.ignored == 0
+
+
+async def test_set_attributes_carrier_read_only_substrate_settable(rig: Rig) -> None:
+    """S14F3 through Gem300Host.set_attributes: every E87 carrier attribute is RO (E87-0705
+    Table 6: OBJACK 1, ERRCODE 5, nothing changes); a settable E90 attribute is set."""
+    r, g = rig, rig.g300
+    async with asyncio.timeout(WAIT):
+        await g.bind(1, "REEL-1", capacity=2, usage="PRODUCT")
+    for name, value in (("Usage", "TEST"), ("Capacity", 5), ("SlotMap", [3, 1]),
+                        ("ContentMap", [["LOT-1", "SEG-1"], ["", ""]])):
+        with pytest.raises(ObjectServiceError) as obj:
+            async with asyncio.timeout(WAIT):
+                await g.set_attributes("Carrier", ["REEL-1"], {name: value})
+        assert obj.value.error_codes == [5], name
+        assert name in obj.value.objects["REEL-1"]
+    with pytest.raises(ObjectServiceError) as obj:
+        async with asyncio.timeout(WAIT):
+            await g.set_attributes("Carrier", ["REEL-1"], {"Colour": "red"})
+    assert obj.value.error_codes == [4]
+    assert r.cms.carriers["REEL-1"].usage == "PRODUCT"
+    assert r.cms.carriers["REEL-1"].capacity == 2
+    async with asyncio.timeout(WAIT):
+        attrs = await g.get_attributes("Carrier", ["REEL-1"], ["Usage", "SlotMap"])
+    assert attrs == {"REEL-1": {"Usage": "PRODUCT", "SlotMap": [0, 0]}}  # UNDEFINED x2
+
+    r.material(r.trk.create_substrate("SEG-1", "LP1.S1"))
+    await until(lambda: "SEG-1" in g.substrates)
+    async with asyncio.timeout(WAIT):
+        done = await g.set_attributes("Substrate", ["SEG-1"], {"LotID": "LOT-9"})
+    assert done == {"SEG-1": {"LotID": "LOT-9"}}
+    assert [s.lot_id for s in r.trk.substrates() if s.substrate_id == "SEG-1"] == ["LOT-9"]
