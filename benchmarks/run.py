@@ -10,6 +10,9 @@ Benchmarks, in order:
 ``gem``
     GEM host S6F11 handling with report resolution to named values: our GemHost against
     secsgem 0.3.0's GemHostHandler, both fed by our GemEquipmentServer (``benchmarks.gem``).
+``mqtt``
+    Outbox group commit (1/50/200 producers), publisher outbox -> Mosquitto QoS 1, and plain
+    paho-mqtt as the baseline (``benchmarks.mqtt``; needs ``mosquitto``).
 
 Options: ``--quick`` for shorter runs, ``--only NAME`` (repeatable) to run a subset,
 ``--skip-secsgem`` to leave out the baseline of the HSMS benchmarks.
@@ -23,7 +26,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 
-from benchmarks import gem, hsms
+from benchmarks import gem, hsms, mqtt
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -45,10 +48,15 @@ def _gem(args: argparse.Namespace) -> None:
     gem.run(gem.options_from(args))
 
 
+def _mqtt(args: argparse.Namespace) -> None:
+    mqtt.main(["--quick"] if args.quick else [])
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "codec": _codec,
     "hsms": _hsms,
     "gem": _gem,
+    "mqtt": _mqtt,
 }
 
 
