@@ -23,6 +23,13 @@ least one of its required messages is available (or it has none); it is GEM COMP
 when it is implemented, every required message is available and its compliance checks
 pass. Material movement (stream 3, E87) reads "no" until the equipment serves stream 3.
 
+For a model with ``material`` (GEM300), the statement adds one row per E87/E90 service
+(:class:`MaterialService`): the service, its SECS-II message, whether it is served and why
+not. The load ports are fixed buffer, so E87's internal-buffer services (CarrierIn,
+CarrierOut, CancelCarrierOut, CancelAllCarrierOut = S3F19/F20) do not apply, and S3F21-F24
+(port groups) carry no E87 service; those primaries are optional in the Material movement
+row and answered with S9F5.
+
 Rendered as Markdown (:meth:`ComplianceStatement.to_markdown`) or JSON
 (:meth:`ComplianceStatement.to_dict`); ``eap compliance MODEL.yaml [--format json]`` is the
 command line.
@@ -50,7 +57,7 @@ from enum import Enum, IntEnum
 from pathlib import Path
 from typing import Any, Final
 
-from eap.gem.equipment import GemEquipment, Purpose
+from eap.gem.equipment import GemEquipment, Purpose, SUBSTRATE_COMMANDS
 from eap.gem.limits import Limits
 from eap.gem.model import Alarm, CollectionEvent, EquipmentModel, Variable, VariableKind
 from eap.gem.standard import (
@@ -70,6 +77,7 @@ __all__ = [
     "CapabilityRow",
     "ComplianceStatement",
     "Group",
+    "MaterialService",
     "MessageUse",
     "Sender",
     "render",
@@ -213,6 +221,25 @@ class CapabilityRow:
 
 
 @dataclass(frozen=True, slots=True)
+class MaterialService:
+    """One E87/E90 (or E39 object) service of a GEM300 equipment.
+
+    Attributes:
+        service: the service as the standard names it (``Bind``, ``CancelAllCarrierOut``).
+        standard: ``E87``, ``E90`` or ``E39``.
+        message: the SECS-II message that carries it (E87.1 / E90 / E39.1 mapping).
+        served: the equipment serves it.
+        note: why not, or what to know about it.
+    """
+
+    service: str
+    standard: str
+    message: str
+    served: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ComplianceStatement:
     """The GEM Compliance Statement of one equipment model.
 
@@ -234,6 +261,10 @@ class ComplianceStatement:
     processing_states: tuple[str, ...]
     source: str = ""
     remote_commands: tuple[str, ...] = field(default=())
+    material: tuple[MaterialService, ...] = field(default=())
+    """E87/E90 services of a GEM300 model (empty without ``material``)."""
+    material_summary: tuple[str, ...] = field(default=())
+    """The model's load ports, substrates and verification settings, in words."""
 
     def row(self, name: str) -> CapabilityRow:
         """The row of capability ``name`` (``KeyError`` if none)."""
@@ -267,6 +298,14 @@ class ComplianceStatement:
                        for k, (own, std) in self.counts.items()},
             "processing_states": list(self.processing_states),
             "remote_commands": list(self.remote_commands),
+            "gem300": {
+                "summary": list(self.material_summary),
+                "services": [
+                    {"service": m.service, "standard": m.standard, "message": m.message,
+                     "served": m.served, "note": m.note}
+                    for m in self.material
+                ],
+            },
             "gem_standard_ids": {k: [{"id": i, "name": n} for i, n in v]
                                  for k, v in self.standard_ids.items()},
         }
@@ -305,6 +344,15 @@ class ComplianceStatement:
                 notes = "<br>".join(_md_escape(n) for n in r.notes) or "-"
                 out.append(f"| {r.name} | {_yes(r.implemented)} | {_yes(r.compliant)} | "
                            f"{msgs} | {notes} |")
+            out.append("")
+        if self.material:
+            out += ["## GEM300 material services (E87, E90)", ""]
+            out += [f"- {_md_escape(line)}" for line in self.material_summary]
+            out += ["", "| service | standard | SECS-II message | served | notes |",
+                    "|---|---|---|---|---|"]
+            for m in self.material:
+                out.append(f"| {m.service} | {m.standard} | {m.message} | {_yes(m.served)} | "
+                           f"{_md_escape(m.note) or '-'} |")
             out.append("")
         out += ["## Model", "",
                 "| kind | equipment | GEM standard | total |", "|---|---:|---:|---:|"]
@@ -484,9 +532,87 @@ def _commands(f: _Facts) -> list[str]:
     return [] if f.equipment.commands.commands else ["no remote commands"]
 
 
+_NOT_FIXED_BUFFER: Final = frozenset({19, 21, 23})
+"""S3F19 CancelAllCarrierOut (internal buffer only), S3F21/F23 port groups (no E87 service)."""
+
+
 def _stream3_messages() -> tuple[_Msg, ...]:
-    return tuple(_h(s.stream, s.function) for s in CATALOGUE
-                 if s.stream == 3 and s.function % 2 == 1)
+    return tuple(_h(s.stream, s.function, required=s.function not in _NOT_FIXED_BUFFER)
+                 for s in CATALOGUE if s.stream == 3 and s.function % 2 == 1)
+
+
+def _stream3_notes(f: _Facts) -> list[str]:
+    return ["E87 carrier actions (S3F17), port actions (S3F25), access mode (S3F27); fixed "
+            "buffer load ports: S3F19-F24 do not apply (see the GEM300 section)"]
+
+
+_FIXED_BUFFER_NOTE: Final = ("internal buffer equipment only (E87-0705 16.4); these load ports "
+                             "are fixed buffer")
+
+
+def _material_services(equipment: GemEquipment) -> tuple[MaterialService, ...]:
+    """The E87/E90 service rows of an equipment with load ports (none without)."""
+    from eap.gem300.carrier_management import CARRIER_ACTIONS
+
+    if equipment.carriers is None:
+        return ()
+    served = equipment.served
+    s3f17 = (3, 17) in served
+    rows = [MaterialService(a, "E87", "S3F17/F18 CARRIERACTION", s3f17)
+            for a in CARRIER_ACTIONS]
+    rows += [MaterialService(a, "E87", "S3F17/F18 CARRIERACTION", False,
+                             f"{_FIXED_BUFFER_NOTE}: CAACK 1 (ERRCODE 47)")
+             for a in ("CarrierIn", "CarrierOut", "CancelCarrierOut")]
+    rows += [
+        MaterialService("CancelAllCarrierOut", "E87", "S3F19/F20", (3, 19) in served,
+                        f"{_FIXED_BUFFER_NOTE}, without a CarrierOut queue: not applicable, "
+                        "S3F19 gets S9F5"),
+        MaterialService("(port group definition, port group action)", "-", "S3F21/F22, "
+                        "S3F23/F24", bool({(3, 21), (3, 23)} & served),
+                        "E87.1 maps no E87 service to them: not applicable, S9F5"),
+    ]
+    rows += [MaterialService(a, "E87", "S3F25/F26 PORTACTION", (3, 25) in served)
+             for a in ("ReserveAtPort", "CancelReservationAtPort", "ChangeServiceStatus")]
+    rows.append(MaterialService("ChangeAccess", "E87", "S3F27/F28", (3, 27) in served,
+                                "refused for a port in transfer (ERRCODE 49)"))
+    rows += [MaterialService(a, "E87", msg, False, "no carrier ID tag read/write on these "
+                             "load ports")
+             for a, msg in (("CarrierTagReadData", "S3F29/F30"),
+                            ("CarrierTagWriteData", "S3F31/F32"))]
+    types = ", ".join(equipment.objects.object_types) if equipment.objects else ""
+    rows += [
+        MaterialService("GetAttr", "E39", "S14F1/F2", (14, 1) in served,
+                        f"object types {types}"),
+        MaterialService("SetAttr", "E39", "S14F3/F4", (14, 3) in served,
+                        "Carrier and LoadPort attributes are read-only (E87-0705 Table 6: "
+                        "ERRCODE 5); settable: Substrate LotID, SubstDestination"),
+    ]
+    own = {c.name for c in equipment.model.remote_commands}
+    rows += [MaterialService(c, "E90", "S2F49/F50 (or S2F41/F42) RCMD, parameter SubstID",
+                             equipment.substrates is not None and c not in own
+                             and (2, 49) in served,
+                             "ON-LINE REMOTE only (HCACK 2 otherwise)")
+             for c in SUBSTRATE_COMMANDS]
+    return tuple(rows)
+
+
+def _material_summary(model: EquipmentModel) -> tuple[str, ...]:
+    m = model.material
+    if m is None:
+        return ()
+    ports = "; ".join(f"PortID {p.port} ({p.role}): {p.carrier_type}, Capacity {p.capacity}"
+                      for p in m.load_ports)
+    locations = len(m.location_ids)
+    return (
+        f"load ports (fixed buffer): {ports}",
+        f"substrates: SubstType {m.substrate_type}, {locations} substrate locations",
+        "carrier ID reader: " + ("yes (BypassReadID false)" if m.id_reader
+                                 else "no (BypassReadID true: the bound ID is accepted)"),
+        "verification of carrier IDs and slot maps: " + (
+            "by the host (ProceedWithCarrier / CancelCarrier)" if m.host_verification
+            else "host not required: a successfully read ID and a normal slot map proceed "
+                 "(auto-proceed); read failures and abnormal maps still wait for the host"),
+    )
 
 
 def _error_messages() -> tuple[_Msg, ...]:
@@ -598,7 +724,8 @@ CAPABILITIES: Final[tuple[Capability, ...]] = (
         requires=_formatted_recipes,
         complies=_has_events(StandardCe.PPChanged),
     ),
-    Capability("Material movement", _A, _stream3_messages(), requires=_stream3),
+    Capability("Material movement", _A, _stream3_messages(), requires=_stream3,
+               describe=_stream3_notes),
     Capability(
         "Equipment terminal services", _A, (_e(10, 1), _h(10, 3), _h(10, 5, False)),
         complies=_has_events(StandardCe.MessageRecognition),
@@ -715,7 +842,8 @@ def statement(equipment: GemEquipment, source: str = "") -> ComplianceStatement:
     return ComplianceStatement(
         mdln=model.name, softrev=model.softrev, rows=rows, counts=counts,
         standard_ids=standard_ids, processing_states=states, source=source,
-        remote_commands=tuple(all_commands),
+        remote_commands=tuple(all_commands), material=_material_services(equipment),
+        material_summary=_material_summary(model),
     )
 
 
@@ -732,7 +860,8 @@ def render(path: str | Path, fmt: str = "markdown", command: str | None = None) 
     """The statement of the model file ``path`` as Markdown or JSON.
 
     Args:
-        path: an equipment model YAML file.
+        path: an equipment model YAML file (``extends: base`` is merged) or the name of
+            one of the line's models (``welder``).
         fmt: ``"markdown"`` or ``"json"``.
         command: the command line named in the Markdown header (default
             ``eap compliance <path>``).
@@ -741,8 +870,10 @@ def render(path: str | Path, fmt: str = "markdown", command: str | None = None) 
         ModelError: the model file is not a consistent model.
         ValueError: unknown ``fmt``.
     """
+    from equipment_models import load_model  # a path, or a line model's name; ``extends:``
+
     source = str(path)
-    s = statement_for_model(EquipmentModel.from_yaml(path), source)
+    s = statement_for_model(load_model(path), source)
     if fmt == "json":
         return s.to_json() + "\n"
     if fmt == "markdown":

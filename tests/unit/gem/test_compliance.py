@@ -288,3 +288,56 @@ def test_the_shipped_document_is_current(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.chdir(ROOT)
     assert DOC.read_text(encoding="utf-8") == render(EXAMPLE_ARG), (
         f"regenerate: eap compliance {EXAMPLE_ARG} > docs/gem-compliance.md")
+
+
+# --- GEM300 (E87/E90) -----------------------------------------------------------------------
+
+
+def test_gem300_model_from_the_line_with_extends(capsys: pytest.CaptureFixture[str]) -> None:
+    """``eap compliance`` loads ``extends: base`` models (by path or by name) and states the
+    E87/E90 services: served ones, and S3F19-F24 not applicable for fixed buffer ports."""
+    assert main(["compliance", str(ROOT / "equipment_models" / "welder.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "## GEM300 material services (E87, E90)" in text
+    assert "| Material movement | yes | yes |" in text
+    assert "| CancelAllCarrierOut | E87 | S3F19/F20 | no |" in text
+    assert main(["compliance", "welder", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    services = {s["service"]: s for s in data["gem300"]["services"]}
+    for name in ("Bind", "CancelBind", "CarrierNotification", "CancelCarrierNotification",
+                 "ProceedWithCarrier", "CancelCarrier", "CancelCarrierAtPort",
+                 "CarrierRelease", "CarrierReCreate", "ReserveAtPort",
+                 "CancelReservationAtPort", "ChangeServiceStatus", "ChangeAccess", "GetAttr",
+                 "SetAttr", "ProceedWithSubstrate", "CancelSubstrate"):
+        assert services[name]["served"] is True, name
+    for name in ("CancelAllCarrierOut", "CarrierIn", "CarrierOut", "CancelCarrierOut",
+                 "CarrierTagReadData", "CarrierTagWriteData"):
+        assert services[name]["served"] is False, name
+        assert services[name]["note"], name
+    assert "fixed buffer" in services["CancelAllCarrierOut"]["note"]
+    assert any("CellTray" in line for line in data["gem300"]["summary"])
+
+
+def test_gem300_rows_follow_what_the_equipment_serves() -> None:
+    from equipment_models import load_model
+
+    eq = GemEquipment(load_model("welder"))
+    try:
+        assert {(3, 17), (3, 25), (3, 27), (14, 1), (14, 3)} <= eq.served
+        assert not {(3, 19), (3, 21), (3, 23)} & eq.served  # S9F5 from the session
+        s = statement(eq)
+        rows = {m.service: m for m in s.material}
+        assert rows["CarrierRelease"].served
+        assert not rows["CancelAllCarrierOut"].served
+        s = _of(load_model("welder"), drop={(3, 17)})
+        assert not {m.service: m for m in s.material}["Bind"].served
+        assert s.row("Material movement").compliant is False
+    finally:
+        eq.close()
+
+
+def test_no_material_no_gem300_section(example: EquipmentModel) -> None:
+    s = statement_for_model(example)
+    assert s.material == ()
+    assert "GEM300" not in s.to_markdown()
+    assert json.loads(s.to_json())["gem300"] == {"summary": [], "services": []}
