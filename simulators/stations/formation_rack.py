@@ -223,13 +223,22 @@ class _Cell:
     v0: float
     """Open-circuit voltage before formation (V)."""
     heating: float = 1.0
+    polarisation: float = 1.0
+    """The cell's own share of the product's polarisation (cell-to-cell spread)."""
     soc: float = 0.0
     formed: bool = False
     temperature: float = 25.0
+    self_heat: float = 0.0
+    """degC of exothermic self-heating on top of :attr:`temperature` (a runaway's)."""
     shorted: bool = False
     short_voltage: float = 0.0
     short_rate: float = 0.0
     """V per minute the shorted cell's voltage collapses."""
+
+    @property
+    def surface(self) -> float:
+        """The cell's surface temperature (degC): its heating plus any self-heating."""
+        return min(T_MAX, self.temperature + self.self_heat)
 
     def ocv(self) -> float:
         if not self.formed and self.soc < FORMED_SOC:
@@ -239,7 +248,7 @@ class _Cell:
 
     def terminal(self, current: float, c_rate: float) -> float:
         """Terminal voltage under ``current`` (A, charge positive) at ``c_rate`` (1/h)."""
-        eta = min(POLARISATION_MAX, POLARISATION * c_rate)
+        eta = self.polarisation * min(POLARISATION_MAX, POLARISATION * c_rate)
         return self.ocv() + current * self.resistance / 1000.0 + math.copysign(eta, current)
 
     def charge(self, ah: float) -> None:
@@ -437,7 +446,7 @@ class _Channel:
         self.state = ChannelState.RUNNING
         self.step_time = 0.0
         self.step_ah = 0.0
-        self.step_tmax = self.cell.temperature
+        self.step_tmax = self.cell.surface
         self.end_reason = ""
         if step.mode is StepMode.CV_CHARGE:
             start = abs(step.current)
@@ -584,7 +593,7 @@ class FormationRackStation(Station):
     model_name: ClassVar[str] = "formation_rack"
     natural_defect_rate: float = 0.002
     """Share of cells with a latent defect (NG at grading) when no fault is active."""
-    empty_slot_rate: ClassVar[float] = 0.3
+    empty_slot_rate: float = 0.3
     """Share of trays arriving with 1-3 empty slots."""
     trays_per_lot: ClassVar[int] = 8
     """Trays of one cell lot before the next lot arrives."""
@@ -731,7 +740,7 @@ class FormationRackStation(Station):
                 empty.append(slot)
                 continue
             cell = self._new_cell(program, factor, defect_rate)
-            tray.channels[slot] = _Channel(slot, cell_id, cell, tmax=cell.temperature)
+            tray.channels[slot] = _Channel(slot, cell_id, cell, tmax=cell.surface)
         ctx.set_sv("CurrentTrayId", tray.tray_id)
         ctx.set_sv("CurrentCellLot", tray.lot)
         ctx.set_sv("CurrentRunId", tray.run_id)
@@ -756,6 +765,7 @@ class FormationRackStation(Station):
             sei_left=nominal * min(0.105, max(0.075, rng.gauss(0.09, 0.005))),
             v0=rng.uniform(0.15, 0.45),
             heating=rng.uniform(0.9, 1.1),
+            polarisation=min(1.09, max(0.91, rng.gauss(1.0, 0.03))),
             temperature=program.chamber_temperature + rng.gauss(0.0, 0.3),
         )
 
@@ -853,10 +863,15 @@ class FormationRackStation(Station):
         cell = channel.cell
         rate = program.c_rate(channel.current)
         target = self.chamber + cell.heating * (1.5 * rate + 4.0 * rate * rate)
-        cell.temperature += (target - cell.temperature) * (1.0 - math.exp(-dt / THERMAL_TAU))
-        cell.temperature = min(T_MAX, cell.temperature + self_heating * dt / 60.0)
-        channel.step_tmax = max(channel.step_tmax, cell.temperature)
-        channel.tmax = max(channel.tmax, cell.temperature)
+        cooling = math.exp(-dt / THERMAL_TAU)
+        cell.temperature += (target - cell.temperature) * (1.0 - cooling)
+        if self_heating > 0:
+            cell.self_heat += self_heating * dt / 60.0
+        else:
+            cell.self_heat *= cooling
+        cell.temperature = min(T_MAX, cell.temperature)
+        channel.step_tmax = max(channel.step_tmax, cell.surface)
+        channel.tmax = max(channel.tmax, cell.surface)
 
     def _protect(self, tray: _Tray, step: ProgramStep | None, faults: _ChannelFaults) -> None:
         ctx = self.ctx
@@ -880,7 +895,7 @@ class FormationRackStation(Station):
             elif contact > 0 and channel.contact_resistance + contact > contact_max:
                 channel.contact_resistance += contact
                 reason = RejectReason.CONTACT_FAULT
-            elif channel.cell.temperature > t_max:
+            elif channel.cell.surface > t_max:
                 reason = RejectReason.OVERTEMPERATURE
             elif (channel.risen and channel.voltage < v_min) or (
                     step is not None and step.number == 1
@@ -902,7 +917,7 @@ class FormationRackStation(Station):
                         ctx.set_alarm("ChannelImbalance")
         if cc and not deviating:
             ctx.clear_alarm("ChannelImbalance")
-        if self._hot and all(tray.channels[n].cell.temperature < t_max - 5.0
+        if self._hot and all(tray.channels[n].cell.surface < t_max - 5.0
                              for n in self._hot):
             self._hot.clear()
             ctx.clear_alarm("ThermalRunawayWarning")
@@ -923,7 +938,7 @@ class FormationRackStation(Station):
             "TrayId": tray.tray_id, "FormationRunId": tray.run_id, "CellId": channel.cell_id,
             "TraySlot": channel.number, "Channel": channel.number, "StepNumber": max(1, step),
             "RejectReason": reason.value, "StopVoltage": _volts(channel.voltage),
-            "StopTemperature": round(channel.cell.temperature, 2),
+            "StopTemperature": round(channel.cell.surface, 2),
         })
         if reason is RejectReason.OVERTEMPERATURE:
             self._hot.add(channel.number)
@@ -1061,7 +1076,7 @@ class FormationRackStation(Station):
             amps[i] = round(max(-500.0, min(500.0, channel.current * channel.gain
                                              * (1.0 + rng.gauss(0.0, CURRENT_NOISE)))), 4)
             ah[i] = round(min(1000.0, channel.step_ah * channel.gain), 4)
-            temps[i] = round(max(-40.0, min(T_MAX, channel.cell.temperature
+            temps[i] = round(max(-40.0, min(T_MAX, channel.cell.surface
                                              + rng.gauss(0.0, TEMPERATURE_NOISE))), 2)
         ctx.set_sv("ChannelVoltage", volts)
         ctx.set_sv("ChannelCurrent", amps)
