@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections import deque
 from dataclasses import dataclass
 
 import structlog
@@ -151,24 +152,27 @@ class Publisher:
                     await asyncio.sleep(0)
 
     async def _stream(self) -> None:
-        """One run over the outbox, from its oldest record, until a publish fails."""
+        """One run over the outbox, from its oldest record, until a publish fails.
+
+        Records are read ahead in batches of ``batch`` (one trip to the outbox's thread per
+        batch) and sent as the window frees.
+        """
         self._failure = None
-        cursor = 0
+        cursor = 0  # the last record read from the outbox
+        ahead: deque[OutboxRecord] = deque()
         try:
             while self._failure is None:
-                free = self.window - len(self._inflight)
-                if free <= 0:
+                if not ahead:
+                    ahead.extend(await self.outbox.pending(cursor, self.batch))
+                    if not ahead:
+                        await self._sleep_until_woken(cursor)
+                        continue
+                    cursor = ahead[-1].seq
+                if len(self._inflight) >= self.window:
                     await self._sleep_until_woken(None)
                     continue
-                records = await self.outbox.pending(cursor, min(free, self.batch))
-                if not records:
-                    await self._sleep_until_woken(cursor)
-                    continue
-                for record in records:
-                    await self._send(record)
-                    cursor = record.seq
-                    if self._failure is not None:
-                        break
+                while ahead and len(self._inflight) < self.window and self._failure is None:
+                    await self._send(ahead.popleft())
         finally:
             await self._settle()
         failure = self._failure
