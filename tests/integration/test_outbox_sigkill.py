@@ -46,7 +46,8 @@ async def _write_then_kill(
         await proc.wait()
     for text in rest.decode(errors="replace").splitlines():
         parts = text.split()
-        if len(parts) == 3:  # a line cut by the kill is incomplete: its put still returned
+        # each line is one write() below PIPE_BUF, so it is whole or absent
+        if len(parts) == 3:
             printed.append((int(parts[0]), parts[1], int(parts[2])))
     assert proc.returncode == -signal.SIGKILL
     return printed
