@@ -38,7 +38,7 @@ E87 #  region             transition                                    trigger 
 18     accessing          NOT ACCESSED -> IN ACCESS                     the equipment opens it
 19     accessing          IN ACCESS -> CARRIER COMPLETE                 access ended normally
 20     accessing          IN ACCESS -> CARRIER STOPPED                  access ended abnormally,
-                                                                        or host CancelCarrier
+                                                                        or CancelCarrierAtPort
 21     object             carrier -> (none)                             carrier left the
                                                                         equipment, CancelBind,
                                                                         CancelCarrierNotification,

@@ -545,20 +545,18 @@ class CarrierManagement:
 
     def id_read_failed(self, port_id: int) -> list[E87Event]:
         """The carrier ID could not be read: a bound carrier goes 7 (WAITING FOR HOST); at a
-        free port the carrier waits, unidentified, for ProceedWithCarrier/CancelCarrier.
+        free (NOT ASSOCIATED) port ``CarrierIDReadFail`` and the carrier waits, unidentified,
+        for ProceedWithCarrier/CancelCarrier.
 
         Raises:
             E87StateError: no carrier on the port awaits its ID.
         """
         port = self._port(port_id)
         bound = self._awaiting_id(port, "ID read failed")
-        events: list[E87Event] = [PortNotice(port_id, "CarrierIDReadFail",
-                                             bound.carrier_id if bound else "")]
-        if bound is None:
+        if bound is None:  # E87-0705 18.9: the event is for a NOT ASSOCIATED port
             port.unidentified = True
-        else:
-            events.extend(bound.apply(CarrierInput.ID_READ_FAILED, "ID read failed"))
-        return events
+            return [PortNotice(port_id, "CarrierIDReadFail")]
+        return list(bound.apply(CarrierInput.ID_READ_FAILED, "ID read failed"))
 
     def _carrier_on(self, port_id: int, what: str) -> Carrier:
         port = self._port(port_id)
@@ -924,7 +922,12 @@ class CarrierManagement:
         port.releasable = True
         return []
 
-    def _cancel(self, carrier: Carrier) -> list[E87Event]:
+    def _cancel(self, carrier: Carrier, at_port: bool = False) -> list[E87Event]:
+        """CancelCarrier (or, ``at_port``, CancelCarrierAtPort) of a carrier on its port.
+
+        E87-0705 16.4.5.1: CancelCarrier is rejected once substrates have been taken out
+        for processing (IN ACCESS); CancelCarrierAtPort (16.4.6) readies any carrier on the
+        port for unload, so an access in progress ends abnormally (20)."""
         assert carrier.port_id is not None
         port = self.ports[carrier.port_id]
         if not port.occupied:
@@ -935,9 +938,13 @@ class CarrierManagement:
             raise _state(f"carrier {carrier.carrier_id!r} is already released or finished")
         if port.transferring:
             raise _state(f"port {port.port_id} is transferring", ErrorCode.LOAD_PORT_IN_USE)
+        if not at_port and carrier.accessing_status is CarrierAccessingStatus.IN_ACCESS:
+            raise _state(f"carrier {carrier.carrier_id!r} is IN ACCESS: substrates are out "
+                         "for processing (use CancelCarrierAtPort)")
         events: list[E87Event] = []
         if carrier.can(CarrierInput.CANCEL):
-            events.extend(carrier.apply(CarrierInput.CANCEL, "CancelCarrier"))
+            events.extend(carrier.apply(CarrierInput.CANCEL, "CancelCarrierAtPort" if at_port
+                                        else "CancelCarrier"))
         events.extend(self._return(port))
         return events
 
@@ -960,7 +967,7 @@ class CarrierManagement:
         if carrier is not None:
             if self._is_bound_only(carrier):
                 return self._unbind(carrier, "CancelCarrierAtPort")
-            return self._cancel(carrier)
+            return self._cancel(carrier, at_port=True)
         if port.unidentified and not port.releasable and not port.transferring:
             return self._return(port)
         raise _state(f"no carrier at port {port_id}", ErrorCode.MISSING_CARRIER)

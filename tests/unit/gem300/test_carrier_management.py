@@ -156,7 +156,8 @@ def test_bound_read_failure_then_proceed_with_the_right_id() -> None:
     m.carrier_placed(1)
     events = m.id_read_failed(1)
     assert carrier_numbers(events) == [7]
-    assert notices(events) == ["CarrierIDReadFail"]
+    # E87-0705 18.9.1: CarrierIDReadFail is for a port in NOT ASSOCIATED; this one is bound
+    assert notices(events) == []
     assert m.carriers["TRAY-1"].id_status is IDS.WAITING_FOR_HOST
     refused(m.carrier_action("ProceedWithCarrier", "TRAY-9", 1), INVALID_DATA,
             ErrorCode.UNKNOWN_OBJECT_INSTANCE)
@@ -195,6 +196,7 @@ def test_read_failure_at_a_free_port_then_proceed_creates_it_verified() -> None:
     m.carrier_placed(1)
     events = m.id_read_failed(1)
     assert carrier_numbers(events) == []
+    assert notices(events) == ["CarrierIDReadFail"]
     assert m.ports[1].unidentified
     refused(m.carrier_action("ProceedWithCarrier", "", 1), INVALID_DATA,
             ErrorCode.INSUFFICIENT_PARAMETERS)
@@ -500,11 +502,25 @@ def test_access_stopped_20_then_ready_to_unload() -> None:
     assert port_numbers(events) == [(9,)]
 
 
-def test_cancel_carrier_in_access_stops_it_20() -> None:
+def test_cancel_carrier_in_access_is_refused() -> None:
+    """E87-0705 16.4.5.1: CancelCarrier is rejected once substrates have been taken out
+    for processing (IN ACCESS): CAACK 5, ERRCODE 17, nothing moves."""
     m = cms()
     to_verified(m)
     m.access_started(1)
-    result = m.carrier_action("CancelCarrier", "TRAY-1", 1)
+    refused(m.carrier_action("CancelCarrier", "TRAY-1", 1), INVALID_STATE,
+            ErrorCode.NOT_VALID_FOR_STATE)
+    assert m.carriers["TRAY-1"].accessing_status is AC.IN_ACCESS
+    assert m.ports[1].transfer_state is TB
+
+
+def test_cancel_carrier_at_port_in_access_stops_it_20() -> None:
+    """E87-0705 16.4.6: CancelCarrierAtPort makes any carrier on the port ready to unload;
+    the equipment ends the access abnormally (20)."""
+    m = cms()
+    to_verified(m)
+    m.access_started(1)
+    result = m.carrier_action("CancelCarrierAtPort", "", 1)
     assert carrier_numbers(result.events) == [20]
     assert m.ports[1].transfer_state is RTU
 
