@@ -1,0 +1,160 @@
+"""The northbound: what equipment report becomes UNS payloads in the durable outbox.
+
+Theory of operation
+-------------------
+:class:`UnsNorthbound` implements the supervisor's
+:class:`~eap.runtime.supervisor.Northbound`. For each report (S6F11 event, S5F1 alarm, S6F1
+trace), E87/E90 object change and status change of an equipment it
+
+1. takes the equipment's next sequence number (:class:`~eap.bridge.sequence.Sequences`:
+   monotonic across restarts),
+2. builds the payload (:mod:`eap.bridge.payloads`: envelope with a unique ``id``,
+   ``equipment``, ``seq``, ``ts``, ``source``) and its topic (:mod:`eap.bridge.topics`),
+3. writes it to the durable outbox and returns only when it is committed.
+
+The supervisor calls it before acknowledging to the equipment, so an event the equipment
+was told "received" is on disk. One equipment's payloads are built and written under a
+per-equipment lock, so their ``seq`` order is their outbox order, which the publisher
+keeps on the wire.
+
+When the outbox is full (the broker has been away long enough to fill it) the call waits
+for room, up to ``full_timeout`` seconds, and then raises
+:class:`~eap.bridge.outbox.OutboxFullError`: the host answers SxF0 and the report is not
+acknowledged. A GEM equipment whose T3 expires meanwhile counts a communication failure
+and spools what follows -- GEM's own way of keeping data while the MES side is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+
+from eap.bridge.outbox import NewRecord, Outbox, OutboxFullError
+from eap.bridge.payloads import (
+    AlarmPayload,
+    Envelope,
+    EventPayload,
+    material_payload,
+    recipe_payload,
+    report_payload,
+    status_payload,
+    TracePayload,
+)
+from eap.bridge.sequence import Sequences
+from eap.bridge.topics import TopicKind, Topics
+from eap.gem.host import HostReport
+from eap.gem.model import EquipmentModel
+from eap.gem300.host import CarrierView, LoadPortView
+from eap.runtime.supervisor import EquipmentStatus, MaterialChange
+
+__all__ = ["UnsNorthbound"]
+
+log = structlog.get_logger(__name__)
+
+_FULL_POLL: Final = 0.25
+
+
+class UnsNorthbound:
+    """Reports to payloads to the outbox (see the module).
+
+    Args:
+        topics: the UNS topic scheme.
+        outbox: the durable outbox.
+        state_dir: where the sequence numbers are reserved (``None``: in memory).
+        sml: add each SECS message as an SML one-liner to the payload's ``source``.
+        full_timeout: seconds a report waits for room in a full outbox.
+    """
+
+    def __init__(self, topics: Topics, outbox: Outbox, state_dir: str | Path | None = None, *,
+                 sml: bool = True, full_timeout: float = 60.0) -> None:
+        self.topics = topics
+        self.outbox = outbox
+        self.sequences = Sequences(state_dir)
+        self.sml = sml
+        self.full_timeout = full_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, equipment: str) -> asyncio.Lock:
+        lock = self._locks.get(equipment)
+        if lock is None:
+            lock = self._locks[equipment] = asyncio.Lock()
+        return lock
+
+    async def _put(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind) -> None:
+        await self._put_bytes(equipment, topic,
+                              payload.model_dump_json(exclude_none=True).encode(), kind)
+
+    async def _put_bytes(self, equipment: str, topic: str, body: bytes,
+                         kind: TopicKind) -> None:
+        record = NewRecord(topic, body, 1, kind.retained, equipment)
+        deadline = time.monotonic() + self.full_timeout
+        while True:
+            try:
+                await self.outbox.put_many([record])
+                return
+            except OutboxFullError:
+                if time.monotonic() >= deadline:
+                    log.error("outbox_full_report_refused", equipment=equipment, topic=topic)
+                    raise
+                await asyncio.sleep(_FULL_POLL)
+
+    async def report(self, equipment: str, model: EquipmentModel, report: HostReport) -> None:
+        """An S6F11, S5F1 or S6F1 of ``equipment``, durable on return."""
+        async with self._lock(equipment):
+            payload = report_payload(report, model, self.sequences.next(equipment),
+                                     sml=self.sml)
+            match payload:
+                case EventPayload():
+                    kind, topic = TopicKind.EVENT, self.topics.event(equipment, payload.name)
+                case AlarmPayload():
+                    kind, topic = TopicKind.ALARM, self.topics.alarm(equipment, payload.name)
+                case TracePayload():
+                    kind = TopicKind.TRACE
+                    topic = self.topics.trace(equipment, payload.trid)
+            await self._put(equipment, topic, payload, kind)
+
+    async def material(self, equipment: str, change: MaterialChange) -> None:
+        """An E87/E90 object of ``equipment`` changed, durable on return."""
+        async with self._lock(equipment):
+            payload = material_payload(equipment, change, self.sequences.next(equipment))
+            if isinstance(change, LoadPortView):
+                kind, topic = TopicKind.PORT, self.topics.port(equipment, change.port_id)
+            elif isinstance(change, CarrierView):
+                kind = TopicKind.CARRIER
+                topic = self.topics.carrier(equipment, change.carrier_id)
+            else:
+                kind = TopicKind.SUBSTRATE
+                topic = self.topics.substrate(equipment, change.substrate_id)
+            await self._put(equipment, topic, payload, kind)
+
+    async def status(self, status: EquipmentStatus) -> None:
+        """The equipment's status changed (retained on its ``status`` topic)."""
+        equipment = status.equipment
+        async with self._lock(equipment):
+            payload = status_payload(status, self.sequences.next(equipment))
+            await self._put(equipment, self.topics.status(equipment), payload,
+                            TopicKind.STATUS)
+
+    async def put_raw(self, equipment: str, topic: str, body: bytes, kind: TopicKind) -> None:
+        """Write an already serialised payload (a command reply) in the equipment's order."""
+        async with self._lock(equipment):
+            await self._put_bytes(equipment, topic, body, kind)
+
+    async def recipe_downloaded(self, equipment: str, model: EquipmentModel, ppid: str,
+                                body: Mapping[str, Any]) -> None:
+        """A recipe the MES downloaded was accepted (published on ``recipe/{ppid}``)."""
+        async with self._lock(equipment):
+            payload = recipe_payload(equipment, model, self.sequences.next(equipment),
+                                     ppid=ppid, change="downloaded", body=body,
+                                     message="S7F3")
+            await self._put(equipment, self.topics.recipe(equipment, ppid), payload,
+                            TopicKind.RECIPE)
+
+    def last_seq(self) -> Mapping[str, int]:
+        """The last sequence number given per equipment (for logs and tests)."""
+        return {eq: self.sequences.last(eq) for eq in self._locks}
