@@ -188,6 +188,9 @@ class StationContext(Protocol):
                          destination: str | None = None) -> None:
         """A substrate appears at ``location`` (a station makes it: the stacker's cells)."""
 
+    def substrate_move(self, substrate_id: str, location: str) -> None:
+        """Move the substrate to ``location`` without changing its processing state."""
+
     def substrate_start(self, substrate_id: str, location: str) -> None:
         """Move the substrate to ``location`` (a work location) and start processing it."""
 

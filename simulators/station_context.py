@@ -180,6 +180,10 @@ class EquipmentContext:
             substrate_id, location, source=location, destination=destination,
             lot_id=lot_id, substrate_type=kind, genealogy=genealogy))
 
+    def substrate_move(self, substrate_id: str, location: str) -> None:
+        """Move to ``location`` (E90 transport 2-6/8), processing state unchanged."""
+        self.equipment.report_material(self._tracking.move(substrate_id, location))
+
     def substrate_start(self, substrate_id: str, location: str) -> None:
         """Move to ``location`` (if elsewhere) and start processing."""
         tracking = self._tracking

@@ -281,6 +281,8 @@ class RecipeParameter(_Frozen):
     max: float | None = None
     default: Any = None
     required: bool = True
+    choices: tuple[Any, ...] = ()
+    """The allowed values (empty: any value of the format within min/max)."""
     description: str = ""
 
 

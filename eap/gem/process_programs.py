@@ -110,8 +110,14 @@ def _convert(decl: RecipeParameter, raw: Any) -> Any:
         item = make_item(fmt, raw)
     except ModelError as exc:
         raise RecipeError(f"{decl.name}: {exc}") from None
+    if (isinstance(item, NumericItem) or fmt is SecsFormat.BOOLEAN) and len(item.value) != 1:
+        raise RecipeError(f"{decl.name}: one {fmt.value} value expected, got "
+                          f"{len(item.value)}")
     value = item.value[0] if isinstance(item, NumericItem) or fmt is SecsFormat.BOOLEAN \
         else item.value
+    if decl.choices and value not in decl.choices:
+        raise RecipeError(f"{decl.name}: {value!r} is not one of "
+                          f"{', '.join(map(repr, decl.choices))}")
     if fmt.is_numeric:
         if value != value:
             raise RecipeError(f"{decl.name}: NaN is not a value")

@@ -165,3 +165,19 @@ def test_render_parse_round_trip(wet: float, speed: float, foil: str) -> None:
 def test_validate_recipe_errors_are_typed() -> None:
     with pytest.raises(RecipeError):
         validate_recipe(SCHEMA, "P", {"WebSpeed": -1, "WetFilmTarget": 80, "FoilType": "x"})
+
+
+def test_choices_and_single_values_are_enforced() -> None:
+    from eap.gem.model import RecipeSchema
+    from eap.gem.process_programs import RecipeError, validate_recipe
+
+    schema = RecipeSchema.model_validate({"parameters": [
+        {"name": "FoilType", "format": "A", "choices": ["Al", "Cu"]},
+        {"name": "Speed", "format": "F8", "min": 0, "max": 10},
+    ]})
+    assert validate_recipe(schema, "P", {"FoilType": "Cu", "Speed": 2.0}).values == {
+        "FoilType": "Cu", "Speed": 2.0}
+    with pytest.raises(RecipeError, match="FoilType: 'Ni' is not one of"):
+        validate_recipe(schema, "P", {"FoilType": "Ni", "Speed": 2.0})
+    with pytest.raises(RecipeError, match="Speed: one F8 value expected, got 2"):
+        validate_recipe(schema, "P", {"FoilType": "Al", "Speed": [1.0, 2.0]})
