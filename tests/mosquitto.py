@@ -48,6 +48,7 @@ class Mosquitto:
         username: require this user (with ``password``); ``None`` allows anonymous.
         password: that user's password.
         persistence: keep sessions and queued messages on disk across restarts.
+        tls: ``(ca_file, cert_file, key_file)`` (PEM) to serve TLS instead of plain TCP.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class Mosquitto:
         username: str | None = None,
         password: str | None = None,
         persistence: bool = False,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         self.directory = directory
         self.executable = executable or require_tool_path("mosquitto", "apt-get install mosquitto")
@@ -66,6 +68,7 @@ class Mosquitto:
         self.username = username
         self.password = password
         self.persistence = persistence
+        self.tls = tls
         self.log_file = directory / "mosquitto.log"
         self.config_file = directory / "mosquitto.conf"
         self._process: subprocess.Popen[bytes] | None = None
@@ -78,6 +81,8 @@ class Mosquitto:
             # write its log and persistence into our temporary directory
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             f"listener {self.port} 127.0.0.1",
+            *([f"cafile {self.tls[0]}", f"certfile {self.tls[1]}", f"keyfile {self.tls[2]}"]
+              if self.tls else []),
             f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",

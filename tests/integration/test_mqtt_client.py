@@ -4,6 +4,7 @@ amqtt broker (3.1.1 by fallback)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from eap.bridge.mqtt_client import (
     MqttSettings,
     PublishProperties,
     Subscription,
+    TlsSettings,
 )
 from tests.mosquitto import Mosquitto
 from tests.system_tools import RequireTool
@@ -240,3 +242,53 @@ async def test_embedded_broker_listens_on_loopback_only(embedded: EmbeddedBroker
     if not sys.platform.startswith("linux"):
         pytest.skip("needs Linux /proc/net/tcp")
     assert _listening_addresses(embedded.port) == {"0100007F"}  # 127.0.0.1, nothing else
+
+
+def _make_certificates(directory: Path, openssl: str) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (PEM)."""
+    ca_key, ca, key, csr, cert = (directory / n for n in
+                                  ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    for argv in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "1", "-subj", "/CN=eap-test-ca"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "1", "-extfile", ext],
+    ):
+        subprocess.run([openssl, *map(str, argv)], check=True, capture_output=True, timeout=60)
+    return ca, cert, key
+
+
+async def test_tls_to_mosquitto(tmp_path: Path, require_tool: RequireTool) -> None:
+    openssl = require_tool("openssl", "apt-get install openssl")
+    tool = require_tool("mosquitto", "apt-get install mosquitto")
+    ca, cert, key = await asyncio.to_thread(_make_certificates, tmp_path, openssl)
+    broker = Mosquitto(tmp_path / "tls", tool, tls=(ca, cert, key))
+    broker.start()
+    try:
+        client = await _connected(_settings(broker.port, "tls-client",
+                                            tls=TlsSettings(ca_file=str(ca))))
+        try:
+            sub = await client.subscribe("secure/#")
+            futures = [await client.start_publish("secure/x", i.to_bytes(2)) for i in range(300)]
+            async with asyncio.timeout(20):
+                await asyncio.gather(*futures)
+            got = [(await _next(sub))[1] for _ in range(300)]
+            assert got == [i.to_bytes(2) for i in range(300)]
+        finally:
+            await client.close()
+        untrusted = MqttClient(_settings(broker.port, "untrusted", tls=TlsSettings()))
+        await untrusted.start()  # the system CAs do not know our test CA
+        try:
+            async with asyncio.timeout(10):
+                while untrusted.last_error is None:
+                    await asyncio.sleep(0.05)
+            assert not untrusted.is_connected
+            assert "certificate" in untrusted.last_error.lower()
+        finally:
+            await untrusted.close()
+    finally:
+        broker.stop()
