@@ -46,15 +46,17 @@ Cell model. Each cell has a true capacity, DCIR, first-cycle SEI loss and pre-fo
 voltage, drawn around the recipe's product (capacity ``N(102 %, 0.5 %)``, DCIR
 ``N(97 %, 2 %)`` of nominal, both clipped at 3 sigma). Its terminal voltage is an NMC/graphite
 open-circuit curve of its state of charge plus ``I x DCIR`` plus a polarisation of 0.2 V per
-C. During the first charge half of the charge goes into the SEI until the cell's SEI loss is
-paid (so the coulombic efficiency is about 90 %). CV current decays exponentially to the
-open-circuit voltage the CV voltage stands for. Cells are sized for the recipe: a nominal
-cell run once through the program (:func:`window_factor`) gives ``NominalCapacity``, so the
-grading capacity of a cell is its drawn share of nominal whatever the program's voltage
-window. The cell's temperature follows the chamber plus its heating at the C-rate (first
-order, 10 min). A share :attr:`FormationRackStation.natural_defect_rate` (0.2 %) of cells
-has a latent defect (capacity 90-96 %, DCIR 130-160 % of nominal): NG, as a real line's
-yield. Measurement noise: 0.3 mV, 0.02 % of current, 0.05 degC, 1 % on a DCIR pulse.
+C (the cell's own share of it: ``N(1, 3 %)``, which spreads the final OCVs by a few mV).
+During the first charge half of the charge goes into the SEI until the cell's SEI loss
+(about 9 % of nominal) is paid, so the first-cycle coulombic efficiency is about 91-93 %.
+CV current decays exponentially to the open-circuit voltage the CV voltage stands for.
+Cells are sized for the recipe: a nominal cell run once through the program
+(:func:`window_factor`) gives ``NominalCapacity``, so the grading capacity of a cell is its
+drawn share of nominal whatever the program's voltage window. The cell's temperature follows
+the chamber plus its heating at the C-rate (first order, 10 min). A share
+:attr:`FormationRackStation.natural_defect_rate` (0.2 %) of cells has a latent defect
+(capacity 90-96 %, DCIR 130-160 % of nominal): NG, as a real line's yield. Measurement
+noise: 0.3 mV, 0.02 % of current, 0.05 degC, 1 % on a DCIR pulse.
 
 Protection, checked every sample on every channel that holds a cell still being formed:
 a formed cell below ``CellVoltageMin`` (or one still below it after 5 % of nominal capacity
@@ -80,10 +82,11 @@ also takes ``params.channels``, a list). It acts on the cell on that channel whi
 is active; an empty or disabled channel is unaffected, and the other channels always are.
 
 ``channel_imbalance``
-    ``magnitude``: the channel's reading error in % (clipped to +-50): the current it
-    reports and the capacity it counts are off by that much. A CC current off by more than
-    ``CurrentDeviationMax`` sets ``ChannelImbalance``; its cells are graded on the wrong
-    capacity (-5 % makes a good cell NG, CAPACITY_LOW).
+    ``magnitude``: the channel's reading error in % (clipped to +-50; the default 1 % does
+    not exceed the default ``CurrentDeviationMax``): the current it reports and the capacity
+    it counts are off by that much. A CC current off by more than ``CurrentDeviationMax``
+    sets ``ChannelImbalance``; its cells are graded on the wrong capacity (-5 % makes a
+    good cell NG, CAPACITY_LOW).
 ``channel_contact_fault``
     ``magnitude``: ohm added to the channel's probe contact (default 1 ohm: an open probe).
     Above ``ContactResistanceMax`` the channel stops its cell: REJECTED, CONTACT_FAULT,
@@ -93,9 +96,11 @@ is active; an empty or disabled channel is unaffected, and the other channels al
     The short stays with that cell; it is caught below ``CellVoltageMin``: REJECTED, SHORT,
     alarm ``CellShortDetected``.
 ``thermal_runaway_warning``
-    ``magnitude``: self-heating of the cell while current flows, degC per minute (default
-    1, clipped to 20). Above ``CellTemperatureMax`` the channel stops: REJECTED,
-    OVERTEMPERATURE, alarm ``ThermalRunawayWarning`` until the cell has cooled.
+    ``magnitude``: exothermic self-heating of the cell, degC per minute (default 1, clipped
+    to 20), accumulating while current flows. Above ``CellTemperatureMax`` the channel
+    stops: REJECTED, OVERTEMPERATURE, alarm ``ThermalRunawayWarning``; the heat then decays
+    with the cell's 10-minute time constant and the alarm clears 5 degC below the limit (the
+    tray waits up to an hour for it before it is released).
 ``moisture_ingress``
     ``magnitude``: the share (0..1) of cells arriving with moisture damage (capacity and
     DCIR like a latent defect): NG cells, and ``FormationRejectRateHigh`` once a tray's
@@ -122,6 +127,7 @@ from typing import Any, ClassVar, Final
 
 import structlog
 
+from eap.errors import EapError
 from eap.gem.model import LoadPortSpec, ModelError, PortRole
 from simulators.station import (
     CarrierLoad,
@@ -137,6 +143,7 @@ __all__ = [
     "OCV_CURVE",
     "ChannelState",
     "FormationProgram",
+    "FormationRackError",
     "FormationRackStation",
     "ProgramStep",
     "RejectReason",
@@ -305,9 +312,24 @@ class ProgramStep:
     duration: float = 0.0
 
 
+class FormationRackError(EapError):
+    """The formation rack cannot run: no usable recipe selected."""
+
+
+_PROGRAM_PARAMETERS: Final = (
+    "NominalCapacity", "NominalDcir", "ChargeCurrent", "ChargeCutoffVoltage", "CvVoltage",
+    "CvCutoffCurrent", "RestTime", "DischargeCurrent", "DischargeCutoffVoltage",
+    "StorageChargeCurrent", "StorageVoltage", "OcvMin", "OcvMax",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FormationProgram:
-    """The selected recipe, read as the rack's fixed five-step program."""
+    """The selected recipe, read as the rack's fixed five-step program.
+
+    Raises (:meth:`from_recipe`):
+        FormationRackError: no recipe selected, or one without a program parameter.
+    """
 
     steps: tuple[ProgramStep, ...]
     nominal_capacity: float
@@ -320,6 +342,10 @@ class FormationProgram:
     @classmethod
     def from_recipe(cls, recipe: Mapping[str, Any]) -> FormationProgram:
         """The program a recipe (validated against the model's schema) describes."""
+        missing = [n for n in _PROGRAM_PARAMETERS if n not in recipe]
+        if missing:
+            raise FormationRackError(f"the selected recipe lacks {', '.join(missing)}"
+                                     if recipe else "no recipe selected")
         charge = float(recipe["ChargeCurrent"])
         return cls(
             steps=(
@@ -699,7 +725,11 @@ class FormationRackStation(Station):
     # --- the run ----------------------------------------------------------------------------
 
     def run(self, carriers: Mapping[int, DockedCarrier]) -> StationRun:
-        """Form and grade the tray at the THROUGH port (see the module's theory)."""
+        """Form and grade the tray at the THROUGH port (see the module's theory).
+
+        Raises:
+            FormationRackError: no usable recipe selected (before anything is fired).
+        """
         docked = carriers.get(self.port.port)
         if docked is None:
             return

@@ -26,6 +26,7 @@ from simulators.stations.formation_rack import (
     ChannelState,
     EQUIPMENT_CAUSES,
     FormationProgram,
+    FormationRackError,
     FormationRackStation,
     window_factor,
 )
@@ -617,3 +618,12 @@ def test_any_recipe_inside_the_schema_runs_to_completion(rack8: Path, data: st.D
             assert tracking.substrate(cell).transport is None
     _assert_dvs_complete(h)
     assert Counter(f.name for f in h.fired)["TrayFormationCompleted"] == 1
+
+
+def test_no_recipe_selected_is_a_typed_error() -> None:
+    h, station = _setup()
+    h.equipment.selected_recipe = ""
+    docked = h.dock_all(station)
+    with pytest.raises(FormationRackError, match="lacks NominalCapacity"):
+        next(station.run(docked))
+    assert h.fired == []
