@@ -340,6 +340,8 @@ class Outbox:
         for r in records:
             if r.qos not in (0, 1, 2):
                 raise ValueError(f"qos must be 0, 1 or 2, not {r.qos}")
+            if not isinstance(r.payload, bytes | bytearray):
+                raise TypeError(f"payload must be bytes, not {type(r.payload).__name__}")
         if not records:
             return []
         future: asyncio.Future[list[int]] = self._submit_future()
@@ -485,7 +487,17 @@ class Outbox:
                 except queue.Empty:
                     break
             resolutions: list[_Resolution] = []
-            closing = self._cycle(batch, resolutions)
+            try:
+                closing = self._cycle(batch, resolutions)
+            except Exception as exc:  # a defect: fail this cycle's callers, do not hang them
+                db = self._db
+                if db is not None and db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                error = OutboxError(f"outbox {self.path}: internal error: {exc!r}")
+                resolutions = [(r.future, None, error) for r in batch
+                               if not isinstance(r, _Close)]
+                closing = next((r for r in batch if isinstance(r, _Close)), None)
             if resolutions:
                 self._deliver(resolutions)
         self._shutdown(closing)

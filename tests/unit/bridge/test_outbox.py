@@ -156,3 +156,10 @@ async def test_bad_qos_is_refused_before_anything_is_queued(tmp_path: Path) -> N
         with pytest.raises(ValueError, match="qos"):
             await outbox.put("t", b"x", qos=3)
         assert outbox.stats().depth == 0
+
+
+async def test_a_payload_that_is_not_bytes_is_refused(tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        with pytest.raises(TypeError, match="bytes"):
+            await outbox.put_many([NewRecord("t", "text")])  # type: ignore[arg-type]
+        assert await outbox.pending() == []
