@@ -6,6 +6,7 @@ inside the schema's bounds."""
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +18,14 @@ import yaml
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 
+from eap.gem.equipment import GemEquipment
 from eap.gem.model import EquipmentModel, ModelError, SecsFormat
 from eap.gem300.substrate import SubstProcState, SubstState
-from equipment_models import model_path
+from eap.secs2 import parse_sml_message, to_sml_line
+from eap.secs2.items import L
+from eap.secs2.message import SecsMessage
+from equipment_models import load_model, model_path
+from simulators.production import Production
 from simulators.station import DockedCarrier, Fault, StationRun
 from simulators.stations import station_class
 from simulators.stations.formation_rack import (
@@ -627,3 +633,46 @@ def test_no_recipe_selected_is_a_typed_error() -> None:
     with pytest.raises(FormationRackError, match="lacks NominalCapacity"):
         next(station.run(docked))
     assert h.fired == []
+
+
+# --- under the engine ---------------------------------------------------------------------------
+
+
+def test_runs_under_the_engines_production() -> None:
+    """The engine's sans-I/O production drives the station: S2F41 to it, E87/E90 around it."""
+    equipment = GemEquipment(load_model(MODEL))
+    production = Production(equipment, FormationRackStation, rng=random.Random(3))
+    equipment.link_up(0.0)
+    equipment.handle(SecsMessage(1, 13, True, L()), 0.0)
+    assert int(equipment.recipes.store(*FAST)) == 0
+
+    def host(sml: str) -> str:
+        reply = equipment.handle(parse_sml_message(sml), now)
+        assert reply is not None
+        return to_sml_line(reply)
+
+    now = 0.0
+    assert host("S2F37 W <L <BOOLEAN True> <L>>") == "S2F38 <B 0x00>"
+    ok = "S2F42 <L [2] <B 0x00> <L [0]>>"
+    assert host(f"S2F41 W <L <A 'PP-SELECT'> <L <L <A 'PPID'> <A '{FAST[0]}'>>>>") == ok
+    assert host("S2F41 W <L <A 'DISABLE_CHANNEL'> <L <L <A 'Channel'> <U2 5>>>>") == ok
+    fired: Counter[str] = Counter()
+    started = False
+    while production.runs_completed < 2:
+        assert now < 2 * 24 * 3600, "the trays never completed"
+        now = max(now + 0.001, production.advance(now))
+        for out in equipment.take_outgoing():
+            if (out.message.stream, out.message.function) == (6, 11):
+                body = out.message.body
+                assert isinstance(body, L)
+                fired[equipment.model.event(int(body[1].value[0])).name] += 1
+        if not started and equipment.processing.state == "READY":
+            assert host("S2F41 W <L <A 'START'> <L>>") == ok
+            started = True
+    assert fired["TrayFormationCompleted"] == 2
+    assert fired["ChannelDisabled"] == 1
+    cells = fired["CellFormationResult"]
+    assert cells > 100
+    assert fired["ChannelStopped"] == 2  # channel 5 of both trays (CHANNEL_DISABLED)
+    assert fired["SubstAtDestinationToNoState"] == cells  # every cell left normally (7)
+    assert fired["SubstAtWorkToNoState"] == 0
