@@ -30,7 +30,8 @@ that knows its broker is 3.1.1 only, like the embedded one, sets ``protocol="3.1
 topic, correlation data, user properties) are sent only on MQTT 5 connections.
 
 **Reconnect.** Forever, with exponential backoff and jitter (between ``reconnect_min`` and
-``reconnect_max`` seconds), until :meth:`MqttClient.close`.
+``reconnect_max`` seconds), until :meth:`MqttClient.close`. After a connection that lasted
+10 s or more the first reconnect is immediate; one dropped sooner keeps backing off.
 
 **Flow control.** At most ``max_inflight`` QoS 1/2 publishes are outstanding; further
 publishes wait for a free slot. paho's own queue is never used.
@@ -43,6 +44,7 @@ import contextlib
 import random
 import ssl
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -80,6 +82,8 @@ log = structlog.get_logger(__name__)
 
 _UNSUPPORTED_PROTOCOL: Final = 0x84  # CONNACK reason; a 3.1.1 return code 1 maps to it
 _MISC_INTERVAL: Final = 1.0
+_STABLE_AFTER: Final = 10.0
+"""A connection that lasted this long resets the backoff; a shorter one does not."""
 
 
 class MqttError(EapError):
@@ -539,15 +543,18 @@ class MqttClient:
                     self._fallback = False  # the refusal may have been a broker going down
                 self._drop_connection(MqttDisconnected(f"connection failed: {self.last_error}"))
             else:
-                attempt = 0
                 self._fallback_confirmed = self._fallback
                 lost = self._lost
                 assert lost is not None
+                began = time.monotonic()
                 await asyncio.shield(lost)
-                continue
+                if time.monotonic() - began >= _STABLE_AFTER:
+                    attempt = 0
+                    continue
+                # dropped right after connecting (e.g. another client with our id): back off
             delay = self._backoff(attempt)
             attempt += 1
-            log.warning("mqtt connect failed", where=self._where(), error=self.last_error,
+            log.warning("mqtt not connected; retrying", where=self._where(), error=self.last_error,
                         retry_in=round(delay, 2))
             await asyncio.sleep(delay)
 
