@@ -159,6 +159,7 @@ async def test_publish_pending_when_the_connection_drops_fails_typed(
         mosquitto.stop(kill=True)
         results = await asyncio.gather(*futures, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
+        assert failures  # nothing had a chance to be written before the kill
         assert all(isinstance(f, MqttDisconnected) for f in failures)
         assert client.in_flight == 0
     finally:
