@@ -302,6 +302,12 @@ class _Attributes:
     content_map: tuple[tuple[str, str], ...] | None = None
     usage: str | None = None
 
+    @property
+    def given(self) -> bool:
+        """The service carried a PropertiesList (at least one attribute)."""
+        return any(v is not None for v in (self.capacity, self.substrate_count, self.slot_map,
+                                           self.content_map, self.usage))
+
     def apply(self, carrier: Carrier) -> None:
         if self.capacity is not None:
             carrier.capacity = self.capacity
@@ -990,16 +996,34 @@ class CarrierManagement:
         return self._return(port)
 
     def _recreate(self, carrier_id: str, port_id: int, attrs: _Attributes) -> list[E87Event]:
+        """CarrierReCreate (E87-0705 16.4.14): the carrier on the port is treated as removed
+        and placed again; accepted only in READY TO UNLOAD, which it leaves by 7.
+
+        With a PropertiesList the object is re-instantiated with it in ID NOT READ (2) and
+        the equipment verifies the re-read ID (6) and slot map; without one the object is
+        deleted, the port dissociated (3), and the re-read ID is verified by the host (3,
+        then 8/9), as for a carrier nobody announced."""
         old = self._carrier_named(carrier_id, port_id)
         if old.port_id is None:
             raise _state(f"carrier {carrier_id!r} is not at a load port")
         port = self.ports[old.port_id]
-        if (not port.occupied or port.releasable or port.transferring
-                or old.accessing_status is CarrierAccessingStatus.IN_ACCESS):
-            raise _state(f"carrier {carrier_id!r} cannot be re-created now")
+        if (port.transfer_state is not LoadPortTransferState.READY_TO_UNLOAD
+                or port.transferring or not port.occupied):
+            raise _state(f"CarrierReCreate of {carrier_id!r}: port {port.port_id} is not "
+                         "READY TO UNLOAD")
         events: list[E87Event] = list(old.delete("CarrierReCreate"))
-        carrier, created = Carrier.create(carrier_id, port_id=old.port_id,
-                                          location_id=old.location_id, reason="CarrierReCreate")
+        del self.carriers[carrier_id]
+        events.extend(port.carrier_recreated())
+        port.unidentified = False
+        if not attrs.given:
+            events.extend(port.dissociate())
+            if not port.id_reader_available:  # E87-0705 18.12, as on arrival
+                port.unidentified = True
+                events.append(PortNotice(port.port_id, "UnknownCarrierID"))
+            return events
+        carrier, created = Carrier.create(carrier_id, port_id=port.port_id,
+                                          location_id=self.location_of(port.port_id),
+                                          reason="CarrierReCreate")
         attrs.apply(carrier)
         self.carriers[carrier_id] = carrier
         events.extend(created)

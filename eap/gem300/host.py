@@ -1035,7 +1035,9 @@ class Gem300Host:
                                capacity: int | None = None,
                                substrate_count: int | None = None,
                                usage: str | None = None) -> int:
-        """CarrierReCreate: delete and re-create the carrier object at its port."""
+        """CarrierReCreate: the carrier on a READY TO UNLOAD port is treated as removed and
+        placed again (E87-0705 16.4.14). With attributes (a PropertiesList) the equipment
+        verifies the re-read ID; without, the host verifies it (carrier transition 3)."""
         attrs = carrier_attributes(slot_map=slot_map, content_map=content_map,
                                    capacity=capacity, substrate_count=substrate_count,
                                    usage=usage)

@@ -21,7 +21,8 @@ E87 #  transition                                   trigger here
 4      entry IN SERVICE -> BLOCKED or READY         taken inside 1 and 2 (carrier in use?)
 5      entry TRANSFER READY -> TO LOAD or UNLOAD    taken inside 1, 2, 4 and 10 (occupied?)
 6      READY TO LOAD -> TRANSFER BLOCKED            a load starts (manual or AMHS)
-7      READY TO UNLOAD -> TRANSFER BLOCKED          an unload starts (manual or AMHS)
+7      READY TO UNLOAD -> TRANSFER BLOCKED          an unload starts (manual or AMHS), or
+                                                    CarrierReCreate (E87-0705 Table 5)
 8      TRANSFER BLOCKED -> READY TO LOAD            the carrier has gone, the port is free
 9      TRANSFER BLOCKED -> READY TO UNLOAD          the carrier may be taken away
 10     TRANSFER BLOCKED -> TRANSFER READY           a transfer failed (then 5)
@@ -139,6 +140,7 @@ class TransferInput(Enum):
     READY_TO_LOAD = "the port is free for a load"
     READY_TO_UNLOAD = "the carrier may be unloaded"
     TRANSFER_FAILED = "the transfer failed"
+    CARRIER_RECREATE = "CarrierReCreate"
 
 
 _OOS, _TB, _RTL, _RTU = (
@@ -160,6 +162,7 @@ TRANSFER_TRANSITIONS: Final[
     (_RTU, _T.OUT_OF_SERVICE): (_OOS, 3),
     (_RTL, _T.TRANSFER_STARTED): (_TB, 6),
     (_RTU, _T.TRANSFER_STARTED): (_TB, 7),
+    (_RTU, _T.CARRIER_RECREATE): (_TB, 7),
     (_TB, _T.READY_TO_LOAD): (_RTL, 8),
     (_TB, _T.READY_TO_UNLOAD): (_RTU, 9),
     (_TB, _T.TRANSFER_FAILED): (None, 10),
@@ -427,6 +430,20 @@ class LoadPort:
         """
         events = self._move(_T.TRANSFER_STARTED)
         self.transferring = True
+        return events
+
+    def carrier_recreated(self) -> list[LoadPortEvent]:
+        """READY TO UNLOAD -> TRANSFER BLOCKED (7) by CarrierReCreate: the carrier on the
+        port is treated as removed and placed again, so it is in use, not leaving.
+
+        Raises:
+            E87StateError: not READY TO UNLOAD, or an unload is in progress.
+        """
+        if self.transferring:
+            raise E87StateError("CarrierReCreate during a transfer",
+                                state=self.transfer_state.name, input=_T.CARRIER_RECREATE.value)
+        events = self._move(_T.CARRIER_RECREATE)
+        self.releasable = False
         return events
 
     def ready_to_load(self) -> list[LoadPortEvent]:

@@ -429,3 +429,38 @@ async def test_set_attributes_carrier_read_only_substrate_settable(rig: Rig) -> 
         done = await g.set_attributes("Substrate", ["SEG-1"], {"LotID": "LOT-9"})
     assert done == {"SEG-1": {"LotID": "LOT-9"}}
     assert [s.lot_id for s in r.trk.substrates() if s.substrate_id == "SEG-1"] == ["LOT-9"]
+
+
+async def test_carrier_recreate_after_cancel(rig: Rig) -> None:
+    """CarrierReCreate (E87-0705 16.4.14) through Gem300Host: refused while the port is
+    TRANSFER BLOCKED; once READY TO UNLOAD the carrier is re-introduced and, without a
+    PropertiesList, its re-read ID waits for the host (transition 3)."""
+    r, g = rig, rig.g300
+    r.material(r.cms.carrier_placed(1))
+    r.material(r.cms.id_read(1, "REEL-5"))
+    await until(lambda: "REEL-5" in g.carriers)
+    with pytest.raises(CarrierActionRefused) as refused:
+        async with asyncio.timeout(WAIT):
+            await g.carrier_recreate("REEL-5", 1)
+    assert (refused.value.caack, refused.value.error_codes) == (
+        CarrierActionAck.INVALID_STATE, [ErrorCode.NOT_VALID_FOR_STATE])
+    async with asyncio.timeout(WAIT):
+        assert await g.cancel_carrier("REEL-5", 1) == 0
+    await until(lambda: g.ports[1].transfer_state is LoadPortTransferState.READY_TO_UNLOAD)
+
+    async with asyncio.timeout(WAIT):
+        assert await g.carrier_recreate("REEL-5", 1) == 0
+    await until(lambda: "REEL-5" not in g.carriers
+                and g.ports[1].transfer_state is LoadPortTransferState.TRANSFER_BLOCKED
+                and g.ports[1].association is AssociationState.NOT_ASSOCIATED)
+    r.material(r.cms.id_read(1, "REEL-5"))
+    await until(lambda: "REEL-5" in g.carriers)
+    assert g.carriers["REEL-5"].id_status is CarrierIdStatus.WAITING_FOR_HOST
+    async with asyncio.timeout(WAIT):
+        assert await g.proceed_with_carrier("REEL-5", 1) == 0
+    await until(lambda: g.carriers["REEL-5"].id_status
+                is CarrierIdStatus.ID_VERIFICATION_OK)
+    assert events_of(r.carrier_log)[-6:] == [
+        "CarrierTransition21", "CarrierTransition1", "CarrierTransition3",
+        "CarrierTransition12", "CarrierTransition17", "CarrierTransition8",
+    ]

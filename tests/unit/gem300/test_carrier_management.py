@@ -667,31 +667,114 @@ def test_cancel_carrier_at_port_of_a_verified_carrier_returns_it() -> None:
         m.access_started(1)  # cancelled: it leaves untouched (found by the property test)
 
 
-def test_carrier_recreate() -> None:
+def to_ready_to_unload(m: CarrierManagement, cid: str = "X", port: int = 1) -> None:
+    """A carrier processed and complete: READY TO UNLOAD (port 9)."""
+    to_verified(m, cid, port, "oo")
+    m.access_started(port)
+    m.access_completed(port)
+    assert m.ports[port].transfer_state is RTU
+
+
+def test_carrier_recreate_is_accepted_only_in_ready_to_unload() -> None:
+    """E87-0705 16.4.14: "accepted only if the load port is in the Ready to Unload state"."""
     m = cms()
     m.carrier_action("Bind", "X", 1)
+    refused(m.carrier_action("CarrierReCreate", "X", 1), INVALID_STATE,
+            ErrorCode.NOT_VALID_FOR_STATE)  # bound, not arrived
     m.carrier_placed(1)
     m.id_read(1, "X")
-    result = m.carrier_action("CarrierReCreate", "X", 1, {"Capacity": 2})
-    assert carrier_numbers(result.events) == [21, 1, 2, 12, 17]
-    assert m.carriers["X"].id_status is IDS.ID_NOT_READ
-    assert m.carriers["X"].capacity == 2
-    assert carrier_numbers(m.id_read(1, "X")) == [6]
+    refused(m.carrier_action("CarrierReCreate", "X", 1, {"Capacity": 2}), INVALID_STATE,
+            ErrorCode.NOT_VALID_FOR_STATE)  # on the port, TRANSFER BLOCKED
     m.slot_map_read(1, "oo")
     m.carrier_action("ProceedWithCarrier", "X", 1)
     m.access_started(1)
     refused(m.carrier_action("CarrierReCreate", "X", 1), INVALID_STATE,
+            ErrorCode.NOT_VALID_FOR_STATE)  # IN ACCESS
+    m.access_completed(1)
+    assert m.ports[1].transfer_state is RTU
+    m.unload_started(1)
+    refused(m.carrier_action("CarrierReCreate", "X", 1), INVALID_STATE,
+            ErrorCode.NOT_VALID_FOR_STATE)  # unloading: TRANSFER BLOCKED
+    refused(m.carrier_action("CarrierReCreate", "Y", 1), INVALID_DATA,
+            ErrorCode.UNKNOWN_OBJECT_INSTANCE)
+    refused(m.carrier_action("CarrierReCreate", "", 1), INVALID_DATA,
+            ErrorCode.INSUFFICIENT_PARAMETERS)
+
+
+def test_carrier_recreate_with_held_carrier_waits_for_release() -> None:
+    m = cms(carrier_hold=CarrierHold.HOST_RELEASE)
+    to_verified(m, "X", 1, "oo")
+    m.access_started(1)
+    m.access_completed(1)
+    assert m.ports[1].transfer_state is TB
+    refused(m.carrier_action("CarrierReCreate", "X", 1), INVALID_STATE,
             ErrorCode.NOT_VALID_FOR_STATE)
+    assert m.carrier_action("CarrierRelease", "X", 1).ok
+    assert m.carrier_action("CarrierReCreate", "X", 1).ok
+
+
+def test_carrier_recreate_without_properties_is_verified_by_the_host() -> None:
+    """No PropertiesList: host-based verification; the ID re-read is transition 3."""
+    m = cms()
+    to_ready_to_unload(m)
+    result = m.carrier_action("CarrierReCreate", "X", 1)
+    assert result.ok
+    assert carrier_numbers(result.events) == [21]
+    assert port_numbers(result.events) == [(7,)]
+    assert assoc_numbers(result.events) == [3]
+    assert "X" not in m.carriers
+    port = m.ports[1]
+    assert port.transfer_state is TB
+    assert port.occupied
+    assert not port.releasable
+    events = m.id_read(1, "X")
+    assert carrier_numbers(events) == [1, 3, 12, 17]
+    assert assoc_numbers(events) == [2]
+    assert m.carriers["X"].id_status is IDS.WAITING_FOR_HOST
+    assert carrier_numbers(m.carrier_action("ProceedWithCarrier", "X", 1).events) == [8]
+    assert carrier_numbers(m.slot_map_read(1, "oo")) == [14]
+    assert carrier_numbers(m.carrier_action("ProceedWithCarrier", "X", 1).events) == [15]
+    assert carrier_numbers(m.access_started(1)) == [18]
+
+
+def test_carrier_recreate_with_properties_is_verified_by_the_equipment() -> None:
+    """A PropertiesList: the object is re-instantiated with it (ID NOT READ, 2) and the
+    equipment verifies the re-read ID (6) and slot map (13)."""
+    m = cms(slot_map_verification=SlotMapVerification.EQUIPMENT)
+    to_ready_to_unload(m)
+    result = m.carrier_action("CarrierReCreate", "X", 1, {"Capacity": 2, "SlotMap": "o-"})
+    assert result.ok
+    assert carrier_numbers(result.events) == [21, 1, 2, 12, 17]
+    assert port_numbers(result.events) == [(7,)]
+    assert assoc_numbers(result.events) == []
+    carrier = m.carriers["X"]
+    assert carrier.id_status is IDS.ID_NOT_READ
+    assert carrier.accessing_status is AC.NOT_ACCESSED
+    assert carrier.capacity == 2
+    assert m.ports[1].carrier_id == "X"
+    assert m.ports[1].transfer_state is TB
+    assert carrier_numbers(m.id_read(1, "X")) == [6]
+    assert carrier_numbers(m.slot_map_read(1, "oo")) == [14]  # differs from the host's map
 
 
 def test_carrier_recreate_without_reader() -> None:
     m = cms()
-    m.carrier_action("Bind", "X", 1)
-    m.carrier_placed(1)
-    m.id_read(1, "X")
+    to_ready_to_unload(m)
     m.set_id_reader_available(1, False)
-    result = m.carrier_action("CarrierReCreate", "X", 1)
+    result = m.carrier_action("CarrierReCreate", "X", 1, {"Capacity": 2})
     assert carrier_numbers(result.events) == [21, 1, 2, 12, 17, 10]
+    m2 = cms(bypass_read_id=True)
+    to_ready_to_unload(m2)
+    m2.set_id_reader_available(1, False)
+    result = m2.carrier_action("CarrierReCreate", "X", 1, {"Usage": "PRODUCT"})
+    assert carrier_numbers(result.events) == [21, 1, 2, 12, 17, 11]
+    m3 = cms()
+    to_ready_to_unload(m3)
+    m3.set_id_reader_available(1, False)
+    result = m3.carrier_action("CarrierReCreate", "X", 1)  # host-based: UnknownCarrierID
+    assert notices(result.events) == ["UnknownCarrierID"]
+    assert carrier_numbers(m3.carrier_action("ProceedWithCarrier", "X", 1).events) == [
+        1, 4, 12, 17]
 
 
 # --- port actions (S3F25) and access mode (S3F27) ------------------------------------------
