@@ -17,6 +17,15 @@ was told "received" is on disk. One equipment's payloads are built and written u
 per-equipment lock, so their ``seq`` order is their outbox order, which the publisher
 keeps on the wire.
 
+An event report (S6F11) with a DATAID other than 0 is written with its digest (stream,
+function and body bytes, DATAID included) as the record's ``source``. An equipment that
+did not get the S6F12 -- the EAP died, or the link dropped, between the write and the
+acknowledge -- spools the report and sends it again, byte for byte, after the link is
+back; the outbox recognises the source and stores nothing, so the MES gets the event once,
+under the ``id`` it was first published with (see :mod:`eap.bridge.outbox`). DATAID 0 is
+left out: equipment that send every report with DATAID 0 would make distinct events with
+equal values look like repeats.
+
 When the outbox is full (the broker has been away long enough to fill it) the call waits
 for room, up to ``full_timeout`` seconds, and then raises
 :class:`~eap.bridge.outbox.OutboxFullError`: the host answers SxF0 and the report is not
@@ -27,6 +36,7 @@ and spools what follows -- GEM's own way of keeping data while the MES side is a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,7 +57,7 @@ from eap.bridge.payloads import (
 )
 from eap.bridge.sequence import Sequences
 from eap.bridge.topics import TopicKind, Topics
-from eap.gem.host import HostReport
+from eap.gem.host import EventReport, HostReport
 from eap.gem.model import EquipmentModel
 from eap.gem300.host import CarrierView, LoadPortView
 from eap.runtime.supervisor import EquipmentStatus, MaterialChange
@@ -85,13 +95,15 @@ class UnsNorthbound:
             lock = self._locks[equipment] = asyncio.Lock()
         return lock
 
-    async def _put(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind) -> None:
+    async def _put(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind,
+                   source: bytes | None = None) -> None:
         await self._put_bytes(equipment, topic,
-                              payload.model_dump_json(exclude_none=True).encode(), kind)
+                              payload.model_dump_json(exclude_none=True).encode(), kind,
+                              source)
 
     async def _put_bytes(self, equipment: str, topic: str, body: bytes,
-                         kind: TopicKind) -> None:
-        record = NewRecord(topic, body, 1, kind.retained, equipment)
+                         kind: TopicKind, source: bytes | None = None) -> None:
+        record = NewRecord(topic, body, 1, kind.retained, equipment, source)
         deadline = time.monotonic() + self.full_timeout
         while True:
             try:
@@ -116,7 +128,7 @@ class UnsNorthbound:
                 case TracePayload():
                     kind = TopicKind.TRACE
                     topic = self.topics.trace(equipment, payload.trid)
-            await self._put(equipment, topic, payload, kind)
+            await self._put(equipment, topic, payload, kind, _source(report))
 
     async def material(self, equipment: str, change: MaterialChange) -> None:
         """An E87/E90 object of ``equipment`` changed, durable on return."""
@@ -158,3 +170,12 @@ class UnsNorthbound:
     def last_seq(self) -> Mapping[str, int]:
         """The last sequence number given per equipment (for logs and tests)."""
         return {eq: self.sequences.last(eq) for eq in self._locks}
+
+
+def _source(report: HostReport) -> bytes | None:
+    """The digest that recognises an event report sent again (see the module)."""
+    if not isinstance(report, EventReport) or report.dataid in (0, "0"):
+        return None
+    raw = report.raw
+    return hashlib.sha256(b"S%dF%d:" % (raw.stream, raw.function)
+                          + raw.encode_body()).digest()[:16]

@@ -36,6 +36,14 @@ that does not fit fails with :class:`OutboxFullError` and writes nothing (a ``pu
 all or nothing); the caller must then not acknowledge the equipment, which keeps the data
 in its own spool. Nothing accepted is ever dropped.
 
+**Repeated reports.** A record may name its ``source``: a digest of the equipment report it
+was made from. The outbox remembers the sources of the last :data:`RECEIVED_WINDOW`
+records per key (table ``received``, written in the same transaction as the record), and a
+put whose (key, source) it remembers stores nothing and returns the first record's id. This
+is for a report the equipment sends again because it never got the acknowledge (the EAP
+died, or the link dropped, after the put and before the S6F12): the MES gets it once, under
+the id it was first published with, not a second time under a new id.
+
 **Restart.** On open, every record still in the file is pending again, in ``seq`` order.
 A file that is not a usable outbox raises :class:`OutboxCorruptError` naming the file; the
 outbox never starts empty in place of a file it cannot read.
@@ -61,6 +69,7 @@ import structlog
 from eap.errors import EapError
 
 __all__ = [
+    "RECEIVED_WINDOW",
     "SCHEMA_VERSION",
     "NewRecord",
     "Outbox",
@@ -78,6 +87,12 @@ log = structlog.get_logger(__name__)
 SCHEMA_VERSION: Final = 1
 """``PRAGMA user_version`` of the files this module writes."""
 
+RECEIVED_WINDOW: Final = 1000
+"""Sources remembered per key (see "Repeated reports" in the module docs)."""
+
+_PRUNE_EVERY: Final = 256
+"""Sources written per key between two prunes of that key's older sources."""
+
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS outbox (
         seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -88,6 +103,13 @@ _SCHEMA: Final = (
         key          TEXT    NOT NULL,
         enqueued_at  REAL    NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS received (
+        key          TEXT    NOT NULL,
+        source       BLOB    NOT NULL,
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (key, source)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS received_by_key ON received (key, seq)",
 )
 
 _MAX_BATCH: Final = 10_000
@@ -133,6 +155,8 @@ class NewRecord:
         qos: MQTT QoS (the publisher acknowledges QoS 0 records once written).
         retain: the MQTT retain flag.
         key: the per-equipment key (equipment id); order holds within one key.
+        source: a digest of the report the record was made from, or ``None``; a put whose
+            (key, source) was put before stores nothing (see the module docs).
     """
 
     topic: str
@@ -140,6 +164,7 @@ class NewRecord:
     qos: int = 1
     retain: bool = False
     key: str = ""
+    source: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -187,6 +212,7 @@ class OutboxStats:
         max_batch_size: the largest commit cycle since open (requests).
         max_records: the configured record bound.
         max_bytes: the configured byte bound.
+        repeats_total: puts of a source already stored, not stored again, since open.
     """
 
     depth: int
@@ -201,6 +227,7 @@ class OutboxStats:
     max_batch_size: int
     max_records: int
     max_bytes: int
+    repeats_total: int = 0
 
 
 @dataclass(slots=True)
@@ -283,6 +310,8 @@ class Outbox:
         self._ack_total = 0
         self._refused_total = 0
         self._max_batch = 0
+        self._repeats_total = 0
+        self._unpruned: dict[str, int] = {}
         self._recent: deque[tuple[float, int]] = deque(maxlen=4096)
 
     @classmethod
@@ -332,6 +361,9 @@ class Outbox:
 
     async def put_many(self, records: Sequence[NewRecord]) -> list[int]:
         """Store records atomically, in order; returns their ids once committed.
+
+        A record whose (key, source) was stored before is not stored again; its id is the
+        first record's.
 
         Raises:
             OutboxFullError: they do not all fit; none was written.
@@ -398,6 +430,7 @@ class Outbox:
             max_batch_size=self._max_batch,
             max_records=self.max_records,
             max_bytes=self.max_bytes,
+            repeats_total=self._repeats_total,
         )
 
     async def close(self) -> None:
@@ -528,15 +561,17 @@ class Outbox:
         assert db is not None
         depth, size, next_seq = self._depth, self._bytes, self._next_seq
         results: list[_Resolution] = []
-        put_count = ack_count = refused = 0
+        put_count = ack_count = refused = repeats = 0
         now = time.time()
         try:
             db.execute("BEGIN IMMEDIATE")
             for request in writes:
                 if isinstance(request, _Put):
-                    need = sum(r.size for r in request.records)
-                    n = len(request.records)
-                    if depth + n > self.max_records or size + need > self.max_bytes:
+                    repeated = self._repeated(db, request.records)
+                    fresh = [r for i, r in enumerate(request.records) if i not in repeated]
+                    need = sum(r.size for r in fresh)
+                    n = len(fresh)
+                    if n and (depth + n > self.max_records or size + need > self.max_bytes):
                         refused += n
                         results.append((request.future, None, OutboxFullError(
                             f"outbox {self.path} is full: {depth} records, {size} bytes"
@@ -547,12 +582,18 @@ class Outbox:
                     db.executemany(
                         "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [(s, r.topic, r.payload, r.qos, int(r.retain), r.key, now)
-                         for s, r in zip(seqs, request.records, strict=True)])
+                         for s, r in zip(seqs, fresh, strict=True)])
+                    self._remember(db, [(r.key, r.source, s) for s, r in
+                                        zip(seqs, fresh, strict=True) if r.source is not None])
                     next_seq += n
                     depth += n
                     size += need
                     put_count += n
-                    results.append((request.future, seqs, None))
+                    repeats += len(repeated)
+                    new = iter(seqs)
+                    results.append((request.future, [
+                        repeated[i] if i in repeated else next(new)
+                        for i in range(len(request.records))], None))
                 else:
                     removed = 0
                     seqs_in = list(request.seqs)
@@ -586,11 +627,44 @@ class Outbox:
         self._put_total += put_count
         self._ack_total += ack_count
         self._refused_total += refused
+        self._repeats_total += repeats
         self._max_batch = max(self._max_batch, len(writes))
         self._recent.append((time.monotonic(), len(writes)))
         out.extend(results)
         if put_count:
             self._notify()
+
+    @staticmethod
+    def _repeated(db: sqlite3.Connection, records: Sequence[NewRecord]) -> dict[int, int]:
+        """Index in ``records`` -> the id stored first, for each source already stored."""
+        found: dict[int, int] = {}
+        for i, r in enumerate(records):
+            if r.source is None:
+                continue
+            row = db.execute("SELECT seq FROM received WHERE key = ? AND source = ?",
+                             (r.key, r.source)).fetchone()
+            if row is not None:
+                found[i] = int(row[0])
+                log.info("outbox repeated report not stored again", key=r.key,
+                         first_seq=found[i])
+        return found
+
+    def _remember(self, db: sqlite3.Connection,
+                  sources: list[tuple[str, bytes | None, int]]) -> None:
+        """Record the sources just stored; keep the last ``RECEIVED_WINDOW`` per key."""
+        if not sources:
+            return
+        db.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, ?)", sources)
+        for key, _, _ in sources:
+            self._unpruned[key] = self._unpruned.get(key, 0) + 1
+        for key in {k for k, _, _ in sources}:
+            if self._unpruned[key] < _PRUNE_EVERY:
+                continue
+            self._unpruned[key] = 0
+            row = db.execute("SELECT seq FROM received WHERE key = ? ORDER BY seq DESC"
+                             " LIMIT 1 OFFSET ?", (key, RECEIVED_WINDOW)).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM received WHERE key = ? AND seq <= ?", (key, row[0]))
 
     def _notify(self) -> None:
         loop = self._loop

@@ -1,0 +1,101 @@
+"""A report the equipment sends again is stored once (outbox ``source``, northbound digest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eap.bridge.northbound import UnsNorthbound
+from eap.bridge.outbox import NewRecord, Outbox, RECEIVED_WINDOW
+from eap.bridge.topics import Topics, UnsPrefix
+from eap.gem.host import AlarmReport, EventReport
+from eap.gem.model import EquipmentModel
+from eap.runtime.demo import EXAMPLE_MODEL
+from eap.secs2.items import A, L, U4
+from eap.secs2.message import SecsMessage
+
+
+def _record(i: int, source: bytes | None, key: str = "EQ-1") -> NewRecord:
+    return NewRecord(f"t/{key}/{i}", f"payload {i}".encode(), 1, False, key, source)
+
+
+async def test_a_repeated_source_is_not_stored_again_and_gets_the_first_id(
+        tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        (first,) = await outbox.put_many([_record(1, b"s1")])
+        assert await outbox.ack([first]) == 1  # published and gone from the outbox
+        assert await outbox.put_many([_record(2, b"s1")]) == [first]
+        assert await outbox.pending() == []
+        assert outbox.stats().repeats_total == 1
+        assert outbox.stats().records_put_total == 1
+
+
+async def test_sources_are_per_key_and_records_without_one_are_always_stored(
+        tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        a = await outbox.put_many([_record(1, b"s", "A"), _record(2, None, "A")])
+        b = await outbox.put_many([_record(1, b"s", "B"), _record(2, None, "A")])
+        assert len(set(a + b)) == 4
+        assert outbox.stats().repeats_total == 0
+
+
+async def test_a_mixed_put_keeps_order_and_counts_only_new_records_against_the_bounds(
+        tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3", max_records=2) as outbox:
+        s1, s2 = await outbox.put_many([_record(1, b"s1"), _record(2, b"s2")])
+        # full: a put of nothing but repeats still succeeds (nothing to store) ...
+        assert await outbox.put_many([_record(3, b"s2"), _record(4, b"s1")]) == [s2, s1]
+        await outbox.ack([s1])
+        # ... and a mixed put stores only the new record, ids in the put's order
+        s3, again = await outbox.put_many([_record(5, b"s3"), _record(6, b"s2")])
+        assert again == s2
+        assert s3 > s2
+        assert [r.payload for r in await outbox.pending()] == [b"payload 2", b"payload 5"]
+
+
+async def test_sources_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    async with await Outbox.open(path) as outbox:
+        (first,) = await outbox.put_many([_record(1, b"s1")])
+    async with await Outbox.open(path) as outbox:
+        assert await outbox.put_many([_record(2, b"s1")]) == [first]
+        assert len(await outbox.pending()) == 1
+
+
+async def test_only_the_last_window_of_sources_is_remembered(tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        n = 2 * RECEIVED_WINDOW
+        for start in range(0, n, 250):  # several puts: the prune runs between them
+            await outbox.put_many([_record(i, b"s%d" % i) for i in range(start, start + 250)])
+        newest = await outbox.put_many([_record(-1, b"s%d" % (n - 1))])
+        assert outbox.stats().repeats_total == 1
+        oldest = await outbox.put_many([_record(-2, b"s0")])
+        assert oldest[0] > newest[0]  # forgotten: stored as a new record
+        assert outbox.stats().repeats_total == 1
+
+
+def _event(dataid: int, reel: str) -> EventReport:
+    raw = SecsMessage(6, 11, True, L(U4(dataid), U4(3001), L(L(U4(3001), L(A(reel))))))
+    return EventReport("COATER-01", 3001, "ReelLoaded", dataid, {"ReelId": reel},
+                       {3001: {"ReelId": reel}}, raw)
+
+
+async def test_northbound_stores_an_event_sent_again_once(tmp_path: Path) -> None:
+    model = EquipmentModel.from_yaml(EXAMPLE_MODEL)
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        north = UnsNorthbound(Topics(UnsPrefix("acme", "plant1", "cells", "line1")), outbox)
+        await north.report("COATER-01", model, _event(7, "R-1"))
+        await north.report("COATER-01", model, _event(7, "R-1"))  # S6F12 was lost: again
+        await north.report("COATER-01", model, _event(8, "R-1"))  # a new event, same values
+        await north.report("COATER-01", model, _event(0, "R-2"))  # DATAID 0: never a repeat
+        await north.report("COATER-01", model, _event(0, "R-2"))
+        alarm = AlarmReport("COATER-01", 5001, "DewPointHigh", "Dew point high", True, 6,
+                            SecsMessage(5, 1, True, L()))  # no DATAID: never a repeat
+        await north.report("COATER-01", model, alarm)
+        await north.report("COATER-01", model, alarm)
+        pending = [json.loads(r.payload) for r in await outbox.pending()]
+        events = [p for p in pending if p.get("name") == "ReelLoaded"]
+        assert [(p["dataid"], p["values"]["ReelId"]) for p in events] == [
+            (7, "R-1"), (8, "R-1"), (0, "R-2"), (0, "R-2")]
+        assert sum(1 for p in pending if "alid" in p) == 2
+        assert outbox.stats().repeats_total == 1
