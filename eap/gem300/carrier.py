@@ -307,7 +307,8 @@ class Carrier:
     Attributes:
         carrier_id: CarrierID.
         capacity: Capacity, the number of slots (0 = not known yet).
-        substrate_count: SubstrateCount.
+        substrate_count: SubstrateCount; ``None`` (null, E87-0705 10.6.3) until the host
+            gives it or a slot map read counts it.
         slot_map: SlotMap as read by the equipment (empty until read).
         expected_slot_map: the SlotMap the host gave (Bind, CarrierNotification,
             ProceedWithCarrier), empty when none; used for equipment-based verification.
@@ -322,7 +323,7 @@ class Carrier:
 
     carrier_id: str
     capacity: int = 0
-    substrate_count: int = 0
+    substrate_count: int | None = None
     slot_map: tuple[SlotState, ...] = ()
     expected_slot_map: tuple[SlotState, ...] = ()
     content_map: tuple[tuple[str, str], ...] = ()
@@ -490,7 +491,8 @@ class Carrier:
             carrier = cls(
                 str(data["carrier_id"]),
                 capacity=_int(data["capacity"]),
-                substrate_count=_int(data["substrate_count"]),
+                substrate_count=(None if data["substrate_count"] is None
+                                 else _int(data["substrate_count"])),
                 slot_map=tuple(SlotState(_int(s)) for s in _list(data["slot_map"])),
                 expected_slot_map=tuple(
                     SlotState(_int(s)) for s in _list(data["expected_slot_map"])),

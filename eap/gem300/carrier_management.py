@@ -302,6 +302,11 @@ class _Attributes:
     content_map: tuple[tuple[str, str], ...] | None = None
     usage: str | None = None
 
+    def check(self, carrier: Carrier) -> None:
+        """Refuse (ERRCODE 7) maps whose length differs from the carrier's known Capacity
+        and a SubstrateCount above it (E87-0705 Table 6); called before anything moves."""
+        _check_sizes(self.capacity or carrier.capacity or None, self)
+
     @property
     def given(self) -> bool:
         """The service carried a PropertiesList (at least one attribute)."""
@@ -319,6 +324,8 @@ class _Attributes:
                 carrier.capacity = len(self.slot_map)
         if self.content_map is not None:
             carrier.content_map = self.content_map
+            if not carrier.capacity:
+                carrier.capacity = len(self.content_map)
         if self.usage is not None:
             carrier.usage = self.usage
 
@@ -363,12 +370,26 @@ def _parse_attributes(attributes: Mapping[str, object]) -> _Attributes:
             if not isinstance(value, str):
                 raise _invalid(ErrorCode.INVALID_ATTRIBUTE_VALUE, "Usage must be text")
             out.usage = value
-    if out.capacity is not None:
-        for what, length in (("SlotMap", out.slot_map), ("ContentMap", out.content_map)):
-            if length is not None and len(length) != out.capacity:
-                raise _invalid(ErrorCode.INVALID_ATTRIBUTE_VALUE,
-                               f"{what} length differs from Capacity")
+    capacity = out.capacity
+    if capacity is None:  # implied by a map (the one given first wins)
+        given = out.slot_map if out.slot_map is not None else out.content_map
+        capacity = None if given is None else len(given)
+    _check_sizes(capacity, out)
     return out
+
+
+def _check_sizes(capacity: int | None, attrs: _Attributes) -> None:
+    """E87-0705 Table 6: SlotMap and ContentMap have Capacity entries; SubstrateCount is at
+    most Capacity. A violation is an invalid attribute value (CAACK 3, ERRCODE 7)."""
+    if capacity is None:
+        return
+    for what, given in (("SlotMap", attrs.slot_map), ("ContentMap", attrs.content_map)):
+        if given is not None and len(given) != capacity:
+            raise _invalid(ErrorCode.INVALID_ATTRIBUTE_VALUE,
+                           f"{what} has {len(given)} entries, Capacity is {capacity}")
+    if attrs.substrate_count is not None and attrs.substrate_count > capacity:
+        raise _invalid(ErrorCode.INVALID_ATTRIBUTE_VALUE,
+                       f"SubstrateCount {attrs.substrate_count} exceeds Capacity {capacity}")
 
 
 def _python(item: Item) -> object:
@@ -889,6 +910,7 @@ class CarrierManagement:
             events.extend(created)
         else:  # announced earlier: its read failed (7), now the host decides (8/9)
             carrier = existing
+            attrs.check(carrier)
             self._place_carrier(port, carrier)
             events.extend(carrier.apply(CarrierInput.ID_READ_FAILED, "ID read failed"))
             events.extend(carrier.apply(
@@ -908,6 +930,7 @@ class CarrierManagement:
                                "ProceedWithCarrier for an unread carrier needs its CARRIERID")
             return self._adopt(port, carrier_id, True, attrs)
         carrier = self._carrier_named(carrier_id, port_id)
+        attrs.check(carrier)
         if carrier.id_status is CarrierIdStatus.WAITING_FOR_HOST:
             events = carrier.apply(CarrierInput.PROCEED, "ProceedWithCarrier")
             attrs.apply(carrier)

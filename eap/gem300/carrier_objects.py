@@ -38,7 +38,8 @@ __all__ = ["CarrierProvider", "LoadPortProvider"]
 class CarrierProvider:
     """OBJTYPE ``Carrier``: every carrier object carrier management knows.
 
-    Attributes: ``ObjID``, ``ObjType``, ``CarrierID``, ``Capacity``, ``SubstrateCount``,
+    Attributes: ``ObjID``, ``ObjType``, ``CarrierID``, ``Capacity``, ``SubstrateCount``
+    (zero-length ``U2`` while null, E87-0705 10.6.3),
     ``SlotMap`` (``L[U1 ...]``), ``ContentMap`` (``L[L[LotID, SubstID]]``), ``LocationID``,
     ``Usage``, ``PortID`` (0 when at none), ``CarrierIDStatus``, ``SlotMapStatus``,
     ``CarrierAccessingStatus``.
@@ -61,7 +62,7 @@ class CarrierProvider:
             "ObjType": A("Carrier"),
             "CarrierID": A(c.carrier_id),
             "Capacity": U2(c.capacity),
-            "SubstrateCount": U2(c.substrate_count),
+            "SubstrateCount": U2() if c.substrate_count is None else U2(c.substrate_count),
             "SlotMap": L(*(U1(int(s)) for s in _slot_map(c))),
             "ContentMap": L(*(L(A(lot), A(sub)) for lot, sub in c.content_map)),
             "LocationID": A(c.location_id),

@@ -241,3 +241,11 @@ def test_transition_14_carries_the_e87_reason_code() -> None:
     (ev15,) = carrier.apply(CarrierInput.PROCEED, "ok", SlotMapReason.READ_FAIL)
     assert ev15.transition == 15
     assert "Reason" not in ev15.data_variables
+
+
+def test_substrate_count_null_survives_a_snapshot() -> None:
+    carrier, _ = Carrier.create("TRAY-1")
+    assert carrier.substrate_count is None
+    assert Carrier.restore_state(carrier.export_state()).substrate_count is None
+    carrier.record_slot_map(parse_slot_map("o-"))
+    assert Carrier.restore_state(carrier.export_state()).substrate_count == 1

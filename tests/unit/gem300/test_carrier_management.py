@@ -585,6 +585,51 @@ def test_bind_refusals() -> None:
     assert "Y" not in m.carriers
 
 
+CM2 = [["LOT", "C1"], ["LOT", "C2"]]
+
+
+@pytest.mark.parametrize("action", ["Bind", "CarrierNotification"])
+@pytest.mark.parametrize("attributes", [
+    {"Capacity": 3, "ContentMap": CM2},
+    {"SlotMap": "ooo", "ContentMap": CM2},  # Capacity implied by the SlotMap
+    {"Capacity": 1, "SubstrateCount": 2},
+])
+def test_content_map_and_substrate_count_must_fit_capacity(
+    action: str, attributes: dict[str, object]
+) -> None:
+    """E87-0705 Table 6: ContentMap has Capacity entries; SubstrateCount <= Capacity.
+    CAACK 3, ERRCODE 7 (invalid attribute value); nothing is created."""
+    m = cms()
+    refused(m.carrier_action(action, "Y", 1 if action == "Bind" else 0, attributes),
+            INVALID_DATA, ErrorCode.INVALID_ATTRIBUTE_VALUE)
+    assert m.carriers == {}
+    assert m.ports[1].association is AssociationState.NOT_ASSOCIATED
+
+
+def test_content_map_must_fit_the_known_capacity_on_proceed() -> None:
+    """A ContentMap given with ProceedWithCarrier is checked against the carrier's Capacity
+    (from Bind or the slot map read); a refusal moves nothing."""
+    m = cms()
+    m.carrier_action("Bind", "X", 1, {"Capacity": 3})
+    m.carrier_placed(1)
+    m.id_read(1, "X")
+    m.slot_map_read(1, "oo-")
+    refused(m.carrier_action("ProceedWithCarrier", "X", 1, {"ContentMap": CM2}), INVALID_DATA,
+            ErrorCode.INVALID_ATTRIBUTE_VALUE)
+    assert m.carriers["X"].slot_map_status is S.WAITING_FOR_HOST
+    assert m.carriers["X"].content_map == ()
+    cm3 = [*CM2, ["", ""]]
+    assert m.carrier_action("ProceedWithCarrier", "X", 1, {"ContentMap": cm3}).ok
+    assert len(m.carriers["X"].content_map) == 3
+
+
+def test_content_map_alone_sets_capacity() -> None:
+    m = cms()
+    assert m.carrier_action("Bind", "X", 1, {"ContentMap": CM2}).ok
+    assert m.carriers["X"].capacity == 2
+    assert m.carriers["X"].substrate_count is None
+
+
 def test_bind_on_a_port_reserved_by_reserve_at_port_keeps_the_reservation() -> None:
     m = cms()
     assert m.port_action("ReserveAtPort", 1).ok

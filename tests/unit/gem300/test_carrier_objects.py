@@ -138,3 +138,21 @@ def test_slot_map_of_a_carrier_created_by_id_read_is_undefined() -> None:
     cms.carriers["TRAY-9"].capacity = 2
     objects, _, _ = decode(svc.handle(s14f1("Carrier", ["TRAY-9"], ["SlotMap"])))
     assert objects["TRAY-9"]["SlotMap"] == L(U1(0), U1(0))
+
+
+def test_substrate_count_is_null_until_known() -> None:
+    """E87-0705 10.6.3: a carrier instantiated without a known SubstrateCount has null
+    (a zero-length U2 in S14F2) until the slot map read counts it or the host gives it."""
+    cms, svc = services()
+    cms.carrier_placed(2)
+    cms.id_read(2, "TRAY-9")
+    assert cms.carriers["TRAY-9"].substrate_count is None
+    objects, _, _ = decode(svc.handle(s14f1("Carrier", ["TRAY-9"], ["SubstrateCount"])))
+    assert objects["TRAY-9"]["SubstrateCount"] == U2()
+    assert cms.carrier_action("ProceedWithCarrier", "TRAY-9", 2).ok
+    cms.slot_map_read(2, "o-o")
+    objects, _, _ = decode(svc.handle(s14f1("Carrier", ["TRAY-9"], ["SubstrateCount"])))
+    assert objects["TRAY-9"]["SubstrateCount"] == U2(2)
+    assert cms.carrier_action("Bind", "REEL-2", 1, {"SubstrateCount": 1}).ok
+    objects, _, _ = decode(svc.handle(s14f1("Carrier", ["REEL-2"], ["SubstrateCount"])))
+    assert objects["REEL-2"]["SubstrateCount"] == U2(1)
