@@ -13,6 +13,10 @@ Benchmarks, in order:
 ``mqtt``
     Outbox group commit (1/50/200 producers), publisher outbox -> Mosquitto QoS 1, and plain
     paho-mqtt as the baseline (``benchmarks.mqtt``; needs ``mosquitto``).
+``e2e``
+    End to end: N GEM equipment -> ``eap run`` (durable outbox) -> Mosquitto QoS 1 -> an MES
+    subscriber, N = 50 and 200: sustained events/s, latency at 1,000 events/s, RSS per
+    equipment, CPU per process, completeness (``benchmarks.e2e``; needs ``mosquitto``).
 
 Options: ``--quick`` for shorter runs, ``--only NAME`` (repeatable) to run a subset,
 ``--skip-secsgem`` to leave out the baseline of the HSMS benchmarks.
@@ -26,7 +30,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 
-from benchmarks import gem, hsms, mqtt
+from benchmarks import e2e, gem, hsms, mqtt
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -52,11 +56,16 @@ def _mqtt(args: argparse.Namespace) -> None:
     mqtt.main(["--quick"] if args.quick else [])
 
 
+def _e2e(args: argparse.Namespace) -> None:
+    e2e.run(e2e.options_from(args))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "codec": _codec,
     "hsms": _hsms,
     "gem": _gem,
     "mqtt": _mqtt,
+    "e2e": _e2e,
 }
 
 
