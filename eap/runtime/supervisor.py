@@ -125,6 +125,18 @@ class LinkSettings:
     spooling: bool = True
 
 
+class _LinkMetrics:
+    """One equipment's labelled metrics, looked up once (``labels()`` costs per call)."""
+
+    def __init__(self, metrics: Metrics, equipment_id: str) -> None:
+        self.connected = metrics.equipment_connected.labels(equipment_id)
+        self.communicating = metrics.equipment_communicating.labels(equipment_id)
+        self.online = metrics.equipment_online.labels(equipment_id)
+        self.events_received = metrics.events_received.labels(equipment_id)
+        self.alarms_received = metrics.alarms_received.labels(equipment_id)
+        self.events_refused = metrics.events_refused.labels(equipment_id)
+
+
 class EquipmentLink:
     """The EAP's GEM host for one equipment, and its bring-up.
 
@@ -144,6 +156,7 @@ class EquipmentLink:
         self.northbound = northbound
         self.metrics = metrics
         self._log = log.bind(equipment=equipment_id)
+        self._metric = _LinkMetrics(metrics, equipment_id) if metrics is not None else None
         self._last_status: EquipmentStatus | None = None
         self._configured = False
         self._ready = asyncio.Event()
@@ -196,15 +209,15 @@ class EquipmentLink:
     async def publish_status(self, *, force: bool = False) -> None:
         """Send the status north if it changed (or ``force``)."""
         status = self.status()
-        if self.metrics is not None:
-            m, eq = self.metrics, self.equipment_id
-            m.equipment_connected.labels(eq).set(1 if self.connected else 0)
-            m.equipment_communicating.labels(eq).set(1 if self.host.communicating else 0)
-            m.equipment_online.labels(eq).set(
-                1 if self.host.control_state.on_line else 0)
-        if force or status != self._last_status:
-            self._last_status = status
-            await self.northbound.status(status)
+        if not force and status == self._last_status:
+            return  # called after every report: the usual case, kept cheap
+        if self._metric is not None:
+            m = self._metric
+            m.connected.set(1 if self.connected else 0)
+            m.communicating.set(1 if self.host.communicating else 0)
+            m.online.set(1 if self.host.control_state.on_line else 0)
+        self._last_status = status
+        await self.northbound.status(status)
 
     # --- callbacks from the host ---
 
@@ -219,15 +232,15 @@ class EquipmentLink:
         try:
             await self.northbound.report(self.equipment_id, self.model, report)
         except Exception:
-            if self.metrics is not None:
-                self.metrics.events_refused.labels(self.equipment_id).inc()
+            if self._metric is not None:
+                self._metric.events_refused.inc()
             raise
-        if self.metrics is not None:
+        if self._metric is not None:
             kind = type(report).__name__
             if kind == "EventReport":
-                self.metrics.events_received.labels(self.equipment_id).inc()
+                self._metric.events_received.inc()
             elif kind == "AlarmReport":
-                self.metrics.alarms_received.labels(self.equipment_id).inc()
+                self._metric.alarms_received.inc()
         await self.publish_status()
 
     async def _on_material(self, change: MaterialChange) -> None:
