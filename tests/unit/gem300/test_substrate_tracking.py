@@ -154,3 +154,33 @@ def test_restore_rejects_inconsistent_state() -> None:
     assert fresh.export_state() == before
     with pytest.raises(SubstrateTrackingError):
         fresh.restore_state({"version": 99})
+
+
+def _in_id_state(trk: SubstrateTracking, state: SubstIDStatus) -> None:
+    trk.create_substrate("CELL-1", "STACKER.OUT", destination="TRAY7.SLOT03")
+    if state is SubstIDStatus.CONFIRMED:
+        trk.id_read("CELL-1", "CELL-1")
+    elif state is not SubstIDStatus.NOT_CONFIRMED:
+        trk.id_read_failed("CELL-1")
+        if state is SubstIDStatus.CONFIRMATION_FAILED:
+            trk.cancel_substrate("CELL-1")
+    assert trk.substrate("CELL-1").id_status is state
+
+
+@pytest.mark.parametrize("state", list(SubstIDStatus))
+@pytest.mark.parametrize("rcmd", ["ProceedWithSubstrate", "CancelSubstrate"])
+def test_host_commands_in_every_id_state(rcmd: str, state: SubstIDStatus) -> None:
+    """ProceedWithSubstrate / CancelSubstrate are accepted only in WAITING FOR HOST (18/19);
+    in every other ID state HCACK 2 (cannot perform now) and nothing changes."""
+    trk = line()
+    _in_id_state(trk, state)
+    before = trk.export_state()
+    result = trk.host_command(rcmd, {"SubstID": "CELL-1"})
+    if state is SubstIDStatus.WAITING_FOR_HOST:
+        assert result.hcack == 0
+        expected = [18] if rcmd == "ProceedWithSubstrate" else [19, 14]
+        assert [e.transition for e in result.events] == expected
+    else:
+        assert result.hcack == 2
+        assert result.events == []
+        assert trk.export_state() == before
