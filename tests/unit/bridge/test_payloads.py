@@ -93,6 +93,13 @@ def test_ids_are_unique_and_timestamps_utc_ms() -> None:
     assert format_ts(plus_one) == "2025-01-31T08:15:02.999Z"
 
 
+def test_ids_stay_unique_across_random_chunks() -> None:
+    # tokens are cut from chunks of random bytes: crossing many chunk ends repeats none
+    ids = [make_id("C1", 1) for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"C1-1-[0-9a-f]{10}", i) for i in ids)
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("text", "text"), (True, True), (7, 7), (2.5, 2.5), (math.nan, None), (math.inf, None),
     (-math.inf, None), (b"\x00\xff", [0, 255]), ((1, 2), [1, 2]), ([b"\x01", [2.0]], [[1], [2.0]]),
