@@ -49,6 +49,7 @@ class handles ``dew_point_excursion``.
 
 from __future__ import annotations
 
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping
@@ -65,6 +66,9 @@ __all__ = [
     "StationContext",
     "StationRun",
 ]
+
+_DEW_PULL = 0.2
+_DEW_NOISE = 0.4
 
 StationRun = Generator[float, None, None]
 """What :meth:`Station.run` returns: yields the simulated seconds to the next step."""
@@ -249,9 +253,12 @@ class Station(ABC):
         ctx = self.ctx
         excursion = ctx.fault("dew_point_excursion")
         target = self.DEW_POINT_NOMINAL + (excursion.magnitude if excursion else 0.0)
-        pull = 0.2 * (target - self.dew_point) * dt
-        self.dew_point = max(-80.0, min(20.0, self.dew_point + pull
-                                        + ctx.rng.gauss(0.0, 0.4) * dt ** 0.5))
+        # an Ornstein-Uhlenbeck walk (pull 0.2/s, noise 0.4 degC/sqrt(s)), stepped exactly
+        # so that any dt -- one second or an hour at a high simulator speed -- is stable
+        decay = math.exp(-_DEW_PULL * dt)
+        spread = _DEW_NOISE * math.sqrt((1.0 - decay * decay) / (2.0 * _DEW_PULL))
+        self.dew_point = max(-80.0, min(20.0, target + (self.dew_point - target) * decay
+                                        + ctx.rng.gauss(0.0, spread)))
         ctx.set_sv("DewPoint", round(self.dew_point, 1))
         limit = float(ctx.ec("DewPointAlarmLimit"))
         if self.dew_point > limit:

@@ -182,7 +182,7 @@ class CommandService:
         if self.metrics is not None:
             self.metrics.commands.labels(equipment, command,
                                          "ok" if reply.ok else (reply.error or "error")).inc()
-        body = reply.model_dump_json(exclude_none=True).encode()
+        body = reply.model_dump_json().encode()
         log.info("command_answered", equipment=equipment, command=command, ok=reply.ok,
                  code=reply.code, error=reply.error)
         if equipment in self.models:

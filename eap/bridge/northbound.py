@@ -98,7 +98,7 @@ class UnsNorthbound:
     async def _put(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind,
                    source: bytes | None = None) -> None:
         await self._put_bytes(equipment, topic,
-                              payload.model_dump_json(exclude_none=True).encode(), kind,
+                              payload.model_dump_json().encode(), kind,
                               source)
 
     async def _put_bytes(self, equipment: str, topic: str, body: bytes,

@@ -119,7 +119,7 @@ class Eap:
         payload = gateway_status_payload(
             "online" if state == "online" else "offline", self._gateway_seq,
             version=_version(), equipment_ids=[e.id for e in self.config.equipment])
-        return payload.model_dump_json(exclude_none=True).encode()
+        return payload.model_dump_json().encode()
 
     async def start(self) -> None:
         """Start every part (see the module for the order)."""

@@ -19,6 +19,7 @@ import random
 import sys
 from collections.abc import Coroutine, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -158,9 +159,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="coater GEM equipment + GEM host, live events and alarms")
-    d.add_argument("--events", type=int, default=None, help="stop after N event reports")
-    d.add_argument("--interval", type=float, default=1.0, help="seconds between reports")
+    d = sub.add_parser("demo", help="a whole line: simulators, the EAP, an MQTT broker and a "
+                        "small MES, live")
+    d.add_argument("--mqtt", default=None, metavar="HOST:PORT",
+                   help="use this broker instead of the embedded one")
+    d.add_argument("--state-dir", type=Path, default=None,
+                   help="state directory (default: $XDG_STATE_HOME/eap)")
+    d.add_argument("--fresh", action="store_true", help="start clean instead of resuming")
+    d.add_argument("--messages", type=int, default=None, help="stop after N MQTT messages")
+    d.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    d.add_argument("--all", action="store_true", dest="show_all",
+                   help="show every message (E87/E90 transitions and substrate moves too)")
 
     s = sub.add_parser("simulate", help="run a minimal HSMS equipment (passive)")
     s.add_argument("--host", default="127.0.0.1")
@@ -200,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=True if args.log_json else None)
     try:
         if args.command == "demo":
-            return _run(run_demo(args.events, args.interval))
+            return _run(run_demo(mqtt=args.mqtt, state_dir=args.state_dir, fresh=args.fresh,
+                                 messages=args.messages, duration=args.duration,
+                                 show_all=args.show_all))
         if args.command == "simulate":
             return _run(_simulate(args.host, args.port, args.device_id, args.interval))
         if args.command == "host":

@@ -1,181 +1,356 @@
-"""``eap demo``: a coater GEM equipment and the EAP's GEM host, live, in one process.
+"""``eap demo``: a whole battery line, the EAP and an MES, live, in one process.
 
-The equipment is a :class:`~eap.gem.equipment.GemEquipment` built from
-``config/models/example-coater.yaml`` and served over HSMS on a free loopback port; a small
-production loop plays its controller (reels loaded, segments coated and measured, dew point
-drifting through the DewPointHigh alarm limit, reels completed). The host is a
-:class:`~eap.gem.host.GemHost` that connects, establishes communication, configures a report
-for every event (``configure_all``), enables alarms, downloads and selects a recipe and
-starts production -- then prints every event and alarm it receives, with its values named,
-the way the MQTT bridge (a later stage) will publish them to the MES.
+What runs, all on 127.0.0.1:
+
+* an MQTT broker: the embedded one (amqtt, generated credentials) unless ``--mqtt
+  HOST:PORT`` names a real one;
+* four GEM equipment simulators -- coater, stacker, tab welder, formation rack -- each
+  served over HSMS on a free port, each at a speed that makes its process visible;
+* the EAP (:class:`~eap.runtime.app.Eap`): one GEM host per station, the durable outbox and
+  the MQTT bridge, exactly as ``eap run`` runs it;
+* a small MES: it subscribes to the line's topics and prints every message as one line,
+  and it drives production through the EAP's command topics -- a recipe download and
+  select, then START -- the way a real MES would.
+
+State lives in ``<state dir>/demo`` (``$XDG_STATE_HOME/eap/demo`` by default). A second run
+resumes: the simulators keep their recipes and id serials (no cell id is reused), the EAP
+replays what its outbox still holds and its sequence numbers go on. ``--fresh`` starts
+clean.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-import tempfile
+import json
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from eap.gem.equipment import GemEquipment
-from eap.gem.equipment_session import GemEquipmentServer
-from eap.gem.host import AlarmReport, EventReport, GemHost
-from eap.gem.model import EquipmentModel
-from eap.gem.standard import with_gem_standard
-from eap.hsms.parameters import HsmsParameters
+import structlog
 
-__all__ = ["EXAMPLE_MODEL", "run_demo"]
+from eap.bridge.broker import EmbeddedBroker
+from eap.bridge.mqtt_client import MqttClient, MqttSettings, ReceivedMessage
+from eap.runtime.app import Eap
+from eap.runtime.config import default_state_dir, EapConfig
+
+__all__ = ["DemoStation", "EXAMPLE_MODEL", "STATIONS", "format_message", "run_demo"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStation:
+    """One station of the demo line.
+
+    Attributes:
+        equipment_id: its id on the MES side.
+        model: its model in ``equipment_models/``.
+        speed: simulated seconds per real second.
+        recipe: the shipped recipe the MES downloads (as ``MES-<recipe>``) and selects.
+        scenario: a shipped scenario to play (``None``: none).
+    """
+
+    equipment_id: str
+    model: str
+    speed: float
+    recipe: str
+    scenario: str | None = None
+
+
+STATIONS: Final = (
+    DemoStation("COATER-01", "coater", 20.0, "NMC811-CATHODE-A", "dew-point-excursion"),
+    DemoStation("STACKER-01", "stacker", 8.0, "NMC811-POUCH-30L"),
+    DemoStation("WELDER-01", "welder", 8.0, "NMC811-POUCH-60AH", "weld-porosity"),
+    DemoStation("FORMATION-01", "formation_rack", 3000.0, "NMC811-50AH-FORM",
+                "formation-channel-faults"),
+)
+"""The demo line (formation runs for hours of simulated time, hence its speed)."""
 
 EXAMPLE_MODEL: Final = (
     Path(__file__).resolve().parents[2] / "config" / "models" / "example-coater.yaml"
 )
-_RECIPE: Final = {
-    "WebSpeed": 12.0, "WebWidth": 1150, "WetFilmTarget": 80.0, "FoilType": "Al",
-    "DryerZone1Setpoint": 110.0, "DryerZone2Setpoint": 120.0, "DryerZone3Setpoint": 115.0,
-}
-_SHOWN: Final = (
-    "ReelId", "FoilLot", "SegmentIndex", "SegmentWetFilmMean", "SegmentWetFilmMaxDeviation",
-    "SegmentStreaks", "RecipeId", "CoatedLength", "ReelResult", "PPChangeName",
-    "ProcessState", "DewPoint",
-)
+"""A small single-file model (no ``extends``), used by examples and tests."""
+
+PREFIX: Final = {"enterprise": "acme", "site": "plant1", "area": "cells", "line": "line1"}
+_SKIP: Final = frozenset({"ProcessState", "ControlState"})
 
 
-def _line(kind: str, equipment: str, name: str, values: dict[str, Any]) -> str:
-    shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items() if k in _SHOWN)
-    return _row(kind, equipment, name, shown)
+def _quiet_events() -> frozenset[str]:
+    """Events the display leaves out: E87/E90 transitions (their carrier, port and
+    substrate payloads are shown instead) and the generic alarm events."""
+    from eap.gem300.standard import GEM300_EVENTS
+
+    return frozenset({e.name for e in GEM300_EVENTS} | {"AlarmSet", "AlarmClear"})
 
 
-def _row(kind: str, equipment: str, name: str, detail: str) -> str:
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+    if isinstance(value, list):
+        return f"[{len(value)}]"
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def format_message(topic: str, payload: bytes, prefix: str) -> str | None:
+    """One display line for a message published under ``prefix`` (``None``: not shown)."""
+    try:
+        data: dict[str, Any] = json.loads(payload)
+    except ValueError:
+        return None
+    rest = topic[len(prefix) + 1:] if topic.startswith(prefix + "/") else topic
+    equipment, _, tail = rest.partition("/")
+    kind = data.get("type", tail.split("/", 1)[0])
     stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-    return f"{stamp}  {equipment:<10} {kind:<6} {name:<22} {detail}".rstrip()
+    head = f"{stamp} {equipment:<13}"
+    match kind:
+        case "event":
+            values = " ".join(f"{k}={_short(v)}" for k, v in data.get("values", {}).items()
+                              if k not in _SKIP)
+            return f"{head} event     {data.get('name', ''):<24} {values}"[:200]
+        case "alarm":
+            return (f"{head} alarm     {data.get('name', ''):<24} "
+                    f"{str(data.get('state', '')).upper():<5} {data.get('text', '')}")
+        case "status":
+            return (f"{head} status    {data.get('connection', '')} "
+                    f"{data.get('communication', '')} {data.get('control', '')} "
+                    f"{data.get('processing') or ''}")
+        case "carrier":
+            return (f"{head} carrier   {data.get('carrier_id', ''):<24} "
+                    f"port {data.get('port_id')} id={data.get('id_status')} "
+                    f"map={data.get('slot_map_status')} access={data.get('accessing_status')}")
+        case "port":
+            return (f"{head} port      LP{data.get('port_id')} {data.get('transfer_state')} "
+                    f"{data.get('carrier_id') or ''}")
+        case "substrate":
+            return (f"{head} substrate {data.get('substrate_id', ''):<24} "
+                    f"{data.get('state')} {data.get('proc_state')} @ "
+                    f"{data.get('location_id')}")
+        case "command-reply":
+            outcome = "ok" if data.get("ok") else f"refused: {data.get('error')}"
+            return (f"{head} reply     {data.get('command', ''):<24} {outcome} "
+                    f"code={data.get('code')} {data.get('message', '')}")
+        case "recipe":
+            return f"{head} recipe    {data.get('ppid', '')} {data.get('change', '')}"
+        case "gateway-status" | "gateway":
+            return f"{stamp} {'EAP':<13} gateway   {data.get('state', '')}"
+        case _:
+            return f"{head} {kind:<9} {tail}"
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}"
-    return str(v)
+class _Mes:
+    """The demo's MES: prints what arrives and answers to commands' replies."""
+
+    def __init__(self, client: MqttClient, prefix: str, out: Callable[[str], None],
+                 on_message: Callable[[str, bytes], None] | None,
+                 show_all: bool = False) -> None:
+        self.client = client
+        self.show_all = show_all
+        self.kinds: dict[str, int] = {}
+        self.prefix = prefix
+        self.out = out
+        self.on_message = on_message
+        self.count = 0
+        self.arrived = asyncio.Event()
+        self.status: dict[str, dict[str, Any]] = {}
+        self.replies: dict[str, dict[str, Any]] = {}
+        self._quiet = _quiet_events()
+        self._last: dict[str, str] = {}
+
+    def __call__(self, message: ReceivedMessage) -> None:
+        if "/cmd/" in message.topic and not message.topic.endswith("/reply"):
+            return  # our own requests
+        self.count += 1
+        if self.on_message is not None:
+            self.on_message(message.topic, message.payload)
+        with contextlib.suppress(ValueError, AttributeError):
+            data = json.loads(message.payload)
+            kind = str(data.get("type"))
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
+            if data.get("type") == "status":
+                self.status[data["equipment"]] = data
+            elif data.get("type") == "command-reply" and data.get("request_id"):
+                self.replies[data["request_id"]] = data
+        self.arrived.set()
+        if self._quiet_message(message):
+            return
+        line = format_message(message.topic, message.payload, self.prefix)
+        if line is None:
+            return
+        body = line[13:]  # without the time stamp: the same state shown twice is not shown
+        if self._last.get(message.topic) != body:
+            self._last[message.topic] = body
+            self.out(line)
+
+    def _quiet_message(self, message: ReceivedMessage) -> bool:
+        if self.show_all:
+            return False
+        tail = message.topic.rsplit("/", 2)
+        if len(tail) == 3 and tail[1] == "event":
+            name = tail[2]
+            return name in self._quiet or name.endswith(("Set", "Cleared"))
+        if len(tail) == 3 and tail[1] == "substrate":  # only where a substrate ends up
+            with contextlib.suppress(ValueError, AttributeError):
+                data = json.loads(message.payload)
+                return not (data.get("state") == "AT_DESTINATION"
+                            and data.get("proc_state") != "NEEDS_PROCESSING")
+        return False
+
+    async def wait_for(self, cond: Callable[[], bool]) -> None:
+        while not cond():
+            self.arrived.clear()
+            await self.arrived.wait()
+
+    async def command(self, equipment: str, command: str, body: dict[str, Any]) -> bool:
+        request_id = f"demo-{equipment}-{command}-{self.count}"
+        await self.client.publish(f"{self.prefix}/{equipment}/cmd/{command}",
+                                  json.dumps({**body, "id": request_id}).encode(), 1)
+        await self.wait_for(lambda: request_id in self.replies)
+        return bool(self.replies[request_id].get("ok"))
+
+    async def start_production(self, station: DemoStation, recipe: dict[str, Any]) -> None:
+        eq = station.equipment_id
+
+        def ready() -> bool:
+            s = self.status.get(eq, {})
+            return (s.get("communication") == "COMMUNICATING"
+                    and str(s.get("control", "")).startswith("ON-LINE"))
+
+        await self.wait_for(ready)
+        ppid = f"MES-{station.recipe}"[:40]
+        if not await self.command(eq, "recipe-download", {"ppid": ppid, "body": recipe}):
+            ppid = station.recipe  # the shipped one is on the equipment anyway
+        await self.command(eq, "recipe-select", {"ppid": ppid})
+        for _ in range(50):
+            if await self.command(eq, "remote-command", {"rcmd": "START"}):
+                return
+            await asyncio.sleep(0.2)  # SETUP -> READY takes the simulator a moment
 
 
-class _Coater:
-    """Plays the coater's controller: what a real machine's PLC would report."""
-
-    def __init__(self, server: GemEquipmentServer, rng: random.Random) -> None:
-        self.server = server
-        self.rng = rng
-        self.dew_point = -52.0
-        self.reel = 0
-
-    def tick_environment(self) -> None:
-        s = self.server
-        self.dew_point = max(-70.0, min(-25.0, self.dew_point + self.rng.gauss(0.35, 1.6)))
-        if self.dew_point > -38.0 and self.rng.random() < 0.3:
-            self.dew_point = -50.0  # the dry room's dehumidifier catches up
-        s.set_sv("DewPoint", round(self.dew_point, 1))
-        limit = float(s.equipment.variables.ec_value("DewPointAlarmLimit"))
-        alarm = s.equipment.alarms
-        if self.dew_point > limit and not alarm.is_set(5001):
-            s.set_alarm("DewPointHigh")
-        elif self.dew_point < limit - 2.0 and alarm.is_set(5001):
-            s.clear_alarm("DewPointHigh")
-
-    async def run_reel(self, segments: int, interval: float) -> None:
-        s, rng = self.server, self.rng
-        self.reel += 1
-        reel_id = f"REEL-{2400 + self.reel:05d}"
-        s.set_sv("CurrentReelId", reel_id)
-        s.fire_event("ReelLoaded", {"ReelId": reel_id, "FoilLot": f"AL15-{7100 + self.reel}"})
-        worst = 0.0
-        for index in range(segments):
-            await asyncio.sleep(interval)
-            self.tick_environment()
-            target = 80.0
-            mean = round(rng.gauss(target, 0.5), 2)
-            deviation = round(abs(mean - target) + abs(rng.gauss(0, 0.4)), 2)
-            worst = max(worst, deviation)
-            streaks = 1 if rng.random() < 0.05 else 0
-            s.set_sv("WebSpeed", round(rng.gauss(12.0, 0.05), 2))
-            s.set_sv("WetFilmThickness", mean)
-            s.set_sv("WetFilmDeviation", round(mean - target, 2))
-            s.fire_event("SegmentCoated", {
-                "ReelId": reel_id, "SegmentIndex": index, "SegmentWetFilmMean": mean,
-                "SegmentWetFilmMaxDeviation": deviation, "SegmentStreaks": streaks,
-            })
-        result = "OK" if worst <= 1.5 else "NG"
-        s.fire_event("ReelCompleted", {"ReelId": reel_id, "RecipeId": "NMC811-CATHODE-A",
-                                       "CoatedLength": segments * 10.0, "ReelResult": result})
-        s.trigger("REEL_DONE")
+def _parse_broker(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--mqtt: expected HOST:PORT, got {text!r}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("demo_broker_not_loopback", host=host)
+    return host or "127.0.0.1", int(port)
 
 
-async def run_demo(events: int | None = None, interval: float = 1.0,
-                   out: Callable[[str], None] = print, seed: int = 7,
-                   model_path: Path = EXAMPLE_MODEL) -> int:
-    """Run the demo; stop after ``events`` event reports reached the host (None: never).
+async def _summaries(mes: _Mes, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(mes.kinds.items()))
+        mes.out(f"{datetime.now():%H:%M:%S}.000 {'MES':<13} received {mes.count} messages "
+                f"so far ({counts})")
+
+
+async def run_demo(*, mqtt: str | None = None, state_dir: Path | None = None,
+                   fresh: bool = False, messages: int | None = None, show_all: bool = False,
+                   duration: float | None = None, out: Callable[[str], None] = print,
+                   on_message: Callable[[str, bytes], None] | None = None,
+                   seed: int = 7) -> int:
+    """Run the demo line until Ctrl-C, ``messages`` messages received or ``duration`` seconds.
+
+    The display leaves out E87/E90 transition events and substrate moves (their carrier
+    and final substrate payloads are shown) unless ``show_all``; every message counts.
 
     Returns:
         The process exit code (0).
     """
-    model = EquipmentModel.from_yaml(model_path)
-    params = HsmsParameters(t3=10, linktest=30)
-    with tempfile.TemporaryDirectory(prefix="eap-demo-") as state_dir:
-        server = GemEquipmentServer(GemEquipment(model, state_dir=state_dir), port=0,
-                                    parameters=params)
-        await server.start()
-        host = GemHost(with_gem_standard(model), port=server.port, parameters=params,
-                       name="COATER-01")
-        received = 0
-        enough = asyncio.Event()
+    from simulators.equipment_simulator import (
+        EquipmentSimulator,
+        shipped_recipes,
+        SimulatorConfig,
+    )
 
-        def on_event(report: EventReport) -> None:
-            nonlocal received
-            received += 1
-            out(_line("event", report.equipment, report.name, report.values))
-            if events is not None and received >= events:
-                enough.set()
-
-        def on_alarm(report: AlarmReport) -> None:
-            state = "SET" if report.set else "CLEAR"
-            out(_row("alarm", report.equipment, f"{report.name} {state}", report.text))
-
-        host.on_event(on_event)
-        host.on_alarm(on_alarm)
-        await host.start()
-        coater = _Coater(server, random.Random(seed))
+    root = (state_dir or default_state_dir()) / "demo"
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    broker: EmbeddedBroker | None = None
+    username: str | None
+    password: str | None
+    if mqtt is None:
+        broker = EmbeddedBroker(state_dir=root)
+        await broker.start()
+        host, port = broker.host, broker.port
+        username, password = broker.username, broker.password
+        out(f"demo: embedded MQTT broker on {host}:{port} (credentials in "
+            f"{broker.credentials_file})")
+    else:
+        host, port = _parse_broker(mqtt)
+        username = password = None
+        out(f"demo: MQTT broker {host}:{port}")
+    sims: list[EquipmentSimulator] = []
+    eap: Eap | None = None
+    client: MqttClient | None = None
+    try:
+        for n, station in enumerate(STATIONS):
+            sim = EquipmentSimulator(SimulatorConfig(
+                model=station.model, name=station.equipment_id, speed=station.speed,
+                state_dir=root / "simulators", scenario=station.scenario, seed=seed + n))
+            await sim.start()
+            sims.append(sim)
+        out("demo: simulators " + ", ".join(
+            f"{st.equipment_id}={st.model}@{sim.port} x{st.speed:g}"
+            for st, sim in zip(STATIONS, sims, strict=True)))
+        config = EapConfig.model_validate({
+            "mqtt": {"host": host, "port": port, "username": username, "password": password,
+                     "client_id": "eap-demo",
+                     # amqtt speaks 3.1.1 only: no MQTT 5 probe against it
+                     "protocol": "3.1.1" if broker is not None else "auto"},
+            "uns": PREFIX,
+            "state_dir": str(root / "eap"),
+            "metrics": {"port": 0},
+            "equipment": [
+                {"id": st.equipment_id, "model": st.model,
+                 "hsms": {"host": "127.0.0.1", "port": sim.port, "t5": 1.0}}
+                for st, sim in zip(STATIONS, sims, strict=True)],
+        })
+        prefix = "/".join(PREFIX.values())
+        client = MqttClient(MqttSettings(host=host, port=port, client_id="demo-mes",
+                                         username=username, password=password,
+                                         protocol="3.1.1" if broker is not None else "auto"))
+        mes = _Mes(client, prefix, out, on_message, show_all)
+        await client.start()
+        await client.wait_connected()
+        # the display takes QoS 0: it shows what flows; the EAP's own delivery is QoS 1
+        await client.subscribe(f"{prefix}/#", 0, callback=mes)
+        eap = Eap(config)
+        await eap.start()
+        assert eap.health is not None
+        out(f"demo: EAP running; metrics on http://127.0.0.1:{eap.health.port}/metrics; "
+            f"topics under {prefix}/ ; Ctrl-C to stop")
+        starters = [asyncio.create_task(mes.start_production(
+            st, shipped_recipes(st.model)[st.recipe])) for st in STATIONS]
+        starters.append(asyncio.create_task(_summaries(mes, 15.0)))
         try:
-            await host.wait_communicating(timeout=15)
-            mdln, softrev = await host.are_you_there()
-            out(f"host: communicating with {mdln} {softrev} on 127.0.0.1:{server.port}")
-            links = await host.configure_all(status_variables=["ProcessState", "DewPoint"])
-            await host.enable_alarms()
-            out(f"host: one report per event defined, linked and enabled ({len(links)} events)")
-            await host.send_recipe("NMC811-CATHODE-A", _RECIPE)
-            await host.select_recipe("NMC811-CATHODE-A")
-            out("host: recipe NMC811-CATHODE-A downloaded (S7F3) and selected (PP-SELECT)")
-            server.trigger("SETUP_DONE")
-
-            async def production() -> None:
-                while True:
-                    result = await host.remote_command("START")
-                    out(f"host: START -> HCACK {result.hcack}")
-                    await coater.run_reel(segments=5, interval=interval)
-
-            task = asyncio.create_task(production())
-            try:
-                if events is None:
-                    await task
+            async with asyncio.timeout(duration):
+                limit = messages
+                if limit is None:
+                    await asyncio.Event().wait()
                 else:
-                    await asyncio.wait({task, asyncio.create_task(enough.wait())},
-                                       return_when=asyncio.FIRST_COMPLETED)
-                    if task.done():
-                        task.result()
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await mes.wait_for(lambda: mes.count >= limit)
+        except TimeoutError:
+            pass
         finally:
-            await host.stop()
-            await server.stop()
+            for task in starters:
+                task.cancel()
+            for task in starters:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+    finally:
+        if eap is not None:
+            await eap.stop()
+        if client is not None:
+            await client.close()
+        for sim in sims:
+            with contextlib.suppress(Exception):
+                await sim.stop()
+        if broker is not None:
+            await broker.stop()
     return 0

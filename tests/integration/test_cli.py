@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from eap.runtime.cli import main
 from eap.runtime.demo import EXAMPLE_MODEL
 
 
-def test_demo_runs_a_coater_and_shows_named_events(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--events", "12", "--interval", "0"]) == 0
+def test_demo_runs_the_line_and_shows_what_flows(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    assert main(["demo", "--fresh", "--state-dir", str(tmp_path), "--messages", "400",
+                 "--duration", "60"]) == 0
     out = capsys.readouterr().out
-    assert "host: communicating with COATER-SD1 1.4.0" in out
-    assert "host: recipe NMC811-CATHODE-A downloaded (S7F3) and selected (PP-SELECT)" in out
-    assert "host: START -> HCACK 0" in out
-    events = [line for line in out.splitlines() if "  event  " in line]
-    assert len(events) >= 12
-    assert any("ReelLoaded" in e and "ReelId=REEL-02401" in e for e in events)
-    assert any("SegmentCoated" in e and "SegmentWetFilmMean=" in e for e in events)
-    assert any("ProcessState=EXECUTING" in e for e in events)
+    assert "demo: embedded MQTT broker on 127.0.0.1:" in out
+    assert "demo: EAP running" in out
+    for eq in ("COATER-01", "STACKER-01", "WELDER-01", "FORMATION-01"):
+        assert f"{eq}     status    connected COMMUNICATING ON-LINE/REMOTE" in out \
+            or f"{eq:<13} status    connected COMMUNICATING ON-LINE/REMOTE" in out
+        assert any(eq in line and "reply" in line and "recipe-select" in line and " ok " in line
+                   for line in out.splitlines())
+    assert (tmp_path / "demo" / "eap" / "outbox.sqlite3").exists()
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
