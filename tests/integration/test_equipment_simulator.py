@@ -351,8 +351,12 @@ async def test_host_verification(model: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("model", MODELS)
 async def test_link_drop_spools_and_the_host_gets_it(model: str, tmp_path: Path) -> None:
     drop_at = 3.0 * SPEED  # once the host has configured the equipment
+    # the dry room's dew point rises while the link is down: DewPointHighSet is spooled
+    # whatever the station's own pace
     scenario = Scenario(name="drop", timeline=(
-        FaultEntry(at=drop_at, duration=1.0 * SPEED, fault="link_drop"),))
+        FaultEntry(at=drop_at, duration=1.0 * SPEED, fault="link_drop"),
+        FaultEntry(at=drop_at, duration=1.0 * SPEED, fault="dew_point_excursion",
+                   magnitude=40.0)))
     rig = await open_rig(model, tmp_path, scenario=scenario)
     try:
         async with asyncio.timeout(WAIT):
