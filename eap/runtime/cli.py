@@ -2,7 +2,8 @@
 
 ``eap demo``       a coater GEM equipment and the EAP's GEM host in one process, printing
                    every event and alarm the host receives with its values named;
-``eap simulate``   a minimal HSMS equipment (passive) that streams event reports;
+``eap simulate``   a GEM equipment simulator of a station model, or a line of them (--line);
+``eap simulate-minimal`` a minimal HSMS equipment (passive) that streams event reports;
 ``eap host``       a minimal HSMS host (active) that prints what it receives;
 ``eap compliance`` the E30 GEM Compliance Statement of an equipment model (Markdown or JSON);
 ``eap asyncapi``   the AsyncAPI 3.0 document of the MQTT interface (YAML, stdout);
@@ -155,7 +156,8 @@ def _eap_run(path: str, metrics_port: int | None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eap", description="SECS/GEM equipment-automation gateway")
-    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    p.add_argument("--log-level", default=None,
+                   help="DEBUG, INFO, WARNING (default; INFO for simulate)")
     p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -171,7 +173,25 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", dest="show_all",
                    help="show every message (E87/E90 transitions and substrate moves too)")
 
-    s = sub.add_parser("simulate", help="run a minimal HSMS equipment (passive)")
+    g = sub.add_parser("simulate", help="run a GEM equipment simulator (or a line of them)")
+    g.add_argument("model", nargs="?", help="equipment model: coater, stacker, welder, "
+                   "formation_rack, or a model YAML file")
+    g.add_argument("--line", type=Path, default=None, help="a line file: several simulators")
+    g.add_argument("--port", type=int, default=None, help="HSMS port (0: any free port)")
+    g.add_argument("--host", default="127.0.0.1")
+    g.add_argument("--device-id", type=int, default=0)
+    g.add_argument("--speed", type=float, default=None,
+                   help="simulated seconds per real second (default 1)")
+    g.add_argument("--state-dir", type=Path, default=None,
+                   help="persist GEM state and id serials here (default: nothing persists)")
+    g.add_argument("--scenario", default=None, help="scenario file or shipped scenario name")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--control", choices=("online-remote", "online-local", "offline"),
+                   default="online-remote")
+    g.add_argument("--host-verification", action="store_true",
+                   help="carriers wait for the host's ProceedWithCarrier")
+
+    s = sub.add_parser("simulate-minimal", help="run a minimal HSMS equipment (passive)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--device-id", type=int, default=0)
@@ -206,13 +226,18 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``eap`` console script."""
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level, json=True if args.log_json else None)
+    level = args.log_level or ("INFO" if args.command == "simulate" else "WARNING")
+    configure_logging(level, json=True if args.log_json else None)
     try:
         if args.command == "demo":
             return _run(run_demo(mqtt=args.mqtt, state_dir=args.state_dir, fresh=args.fresh,
                                  messages=args.messages, duration=args.duration,
                                  show_all=args.show_all))
         if args.command == "simulate":
+            from simulators.cli import simulate
+
+            return _run(simulate(args))
+        if args.command == "simulate-minimal":
             return _run(_simulate(args.host, args.port, args.device_id, args.interval))
         if args.command == "host":
             return _run(_host(args.host, args.port, args.device_id))
