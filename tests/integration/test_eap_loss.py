@@ -431,9 +431,11 @@ async def test_broker_stopped_under_load_outbox_grows_and_drains(
                     await asyncio.gather(*producers)
                 await mes.until(all_arrived(mes, line), timeout=DELIVERY_WAIT)
             await until(lambda: depth() == 0)
+            assert eap.outbox is not None
+            repeats = eap.outbox.stats().repeats_total
         for s in line:
             verify_delivery(mes, s)
-        print(f"outbox depth metric peak: {peak:.0f}; "
+        print(f"outbox depth metric peak: {peak:.0f}; repeated reports: {repeats}; "
               f"arrivals: {[verify_delivery(mes, s) for s in line]}")
 
 
@@ -465,9 +467,11 @@ async def test_equipment_link_dropped_and_equipment_restarted_under_load_loses_n
             for s in (separated, restarted):
                 assert (connects("eap_equipment_connects_total", {"equipment": s.name})
                         or 0) >= 2, f"{s.name} did not reconnect"
+            assert eap.outbox is not None
+            repeats = eap.outbox.stats().repeats_total
         for s in line:
             verify_delivery(mes, s)
-        print(f"arrivals: {[verify_delivery(mes, s) for s in line]}")
+        print(f"repeated reports: {repeats}; arrivals: {[verify_delivery(mes, s) for s in line]}")
 
 
 # --- 4 and 5. the embedded broker; bad commands on a material equipment --------------------
