@@ -48,7 +48,7 @@ from eap.bridge.mqtt_client import (
 )
 from eap.bridge.northbound import UnsNorthbound
 from eap.bridge.payloads import CommandReply, RecipeDownloadRequest
-from eap.bridge.topics import TopicError, TopicKind
+from eap.bridge.topics import TopicError
 from eap.gem.model import EquipmentModel
 from eap.runtime.health import Metrics
 from eap.runtime.supervisor import Supervisor
@@ -160,8 +160,10 @@ class CommandService:
         return reply
 
     def _seq(self, equipment: str) -> int:
-        key = equipment if equipment in self.models else _GATEWAY
-        return self.northbound.sequences.next(key)
+        """A provisional seq; replies to known equipment are re-stamped when written."""
+        if equipment in self.models:
+            return max(1, self.northbound.sequences.last(equipment))
+        return self.northbound.sequences.next(_GATEWAY)
 
     async def _execute(self, parsed: ParsedCommand) -> CommandReply:
         equipment = parsed.equipment_id
@@ -187,7 +189,7 @@ class CommandService:
                  code=reply.code, error=reply.error)
         if equipment in self.models:
             topic = self.topics.command_reply(equipment, command)
-            await self.northbound.put_raw(equipment, topic, body, TopicKind.COMMAND_REPLY)
+            body = await self.northbound.put_reply(equipment, topic, reply)
         elif equipment != _GATEWAY:  # an unknown equipment: answered directly, not kept
             with contextlib.suppress(MqttError, TopicError):
                 await self.client.publish(self.topics.command_reply(equipment, command),

@@ -47,8 +47,10 @@ import structlog
 from eap.bridge.outbox import NewRecord, Outbox, OutboxFullError
 from eap.bridge.payloads import (
     AlarmPayload,
+    CommandReply,
     Envelope,
     EventPayload,
+    make_id,
     material_payload,
     recipe_payload,
     report_payload,
@@ -152,10 +154,18 @@ class UnsNorthbound:
             await self._put(equipment, self.topics.status(equipment), payload,
                             TopicKind.STATUS)
 
-    async def put_raw(self, equipment: str, topic: str, body: bytes, kind: TopicKind) -> None:
-        """Write an already serialised payload (a command reply) in the equipment's order."""
+    async def put_reply(self, equipment: str, topic: str, reply: CommandReply) -> bytes:
+        """Write a command reply in the equipment's order; returns the bytes written.
+
+        The reply gets its ``seq`` (and ``id``) here, under the equipment's lock, so that it
+        takes its place among the events written while the command ran.
+        """
         async with self._lock(equipment):
-            await self._put_bytes(equipment, topic, body, kind)
+            seq = self.sequences.next(equipment)
+            stamped = reply.model_copy(update={"seq": seq, "id": make_id(equipment, seq)})
+            body = stamped.model_dump_json().encode()
+            await self._put_bytes(equipment, topic, body, TopicKind.COMMAND_REPLY)
+            return body
 
     async def recipe_downloaded(self, equipment: str, model: EquipmentModel, ppid: str,
                                 body: Mapping[str, Any]) -> None:

@@ -207,6 +207,10 @@ async def test_commands_round_trip_and_bad_ones_change_nothing(line: Line) -> No
     assert malformed["error"] == "malformed-payload"
     assert set(eq.recipes.ppids()) == before  # the equipment never saw any of them
     assert eq.selected_recipe == "NMC811-A"
+    # replies take their place in the equipment's sequence: seq rises in arrival order
+    seqs = [m["seq"] for _, m in mes.messages if m.get("equipment") == "COATER-01"]
+    assert seqs == sorted(seqs)
+    assert len(seqs) == len(set(seqs))
 
 
 async def test_mqtt5_response_topic_and_correlation_data(line: Line) -> None:
