@@ -1,0 +1,727 @@
+"""The PLC adapter's core: PLC tag values in, GEM equipment behaviour out. Sans-I/O.
+
+Theory of operation
+-------------------
+:class:`PlcAdapter` sits between a :class:`~eap.gem.equipment.GemEquipment` (the equipment
+role the host talks to) and the OPC UA shell (``eap.plc.opcua_client``), which it never sees:
+the shell hands it batches of :class:`TagChange` (node as written in the tag map, value as a
+plain Python value, source time, quality) and performs the :data:`Action` objects it asks for.
+
+**A batch is applied in two passes.** First every good value of the batch is stored (the
+latest value of each node), then the triggers are evaluated, node by node in the order the
+nodes first appear. An event's data variables are therefore read *after* the whole batch is
+stored: data the PLC wrote before incrementing the counter (the address-space convention)
+arrives in the same batch or an earlier one, never later, so an event never carries half-old
+data. The shell delivers one subscription publish (all its data changes) as one batch, and
+the full re-read after a reconnect as one batch.
+
+**Counters.** A counter trigger fires its event once per increment, modulo 2**32 (UInt32
+wrap). When the counter moved by *n* > 1 between two values the adapter saw (several events
+between two samples, or an outage), the event is fired *n* times: the first *n*-1 without data
+(their data variables report zero-length: the PLC overwrote that data before the adapter
+could read it; a warning says how many) and the last with the snapshot. A jump larger than
+``max_counter_jump`` (default 10,000) or a counter going backwards is a PLC restart or a
+counter reset: nothing is fired, the new value becomes the baseline, a problem is noted. The
+first value ever seen is only a baseline: no event is invented at start.
+
+**Edges and values.** ``rising``/``falling`` fire on a False->True/True->False change,
+``changed`` on any change, ``equals`` when the value becomes equal to the given one;
+``opcua_event`` fires once per OPC UA event notification. First values set baselines only.
+
+**Alarms** follow their bit: set on 0->1, cleared on 1->0; the first value read (at start and
+after a reconnect) sets or clears every bound alarm to what the PLC shows.
+
+**Processing state.** The state word is mapped (PackML or an explicit map) to a model state;
+unmapped (transient) values change nothing. The equipment follows by firing the model's own
+transitions along the shortest path (one transition when the PLC moved one step; several
+when intermediate states were too short to be sampled) -- the tag map loader checked that
+every mapped state can be reached.
+
+**Quality.** A notification with bad quality does not change the stored value: the variable
+keeps its last good value, the node is counted in ``PlcBadTagCount`` and a problem is noted;
+the next good notification counts it back. A value the model refuses (out of range, wrong
+format) is treated the same way for its variable.
+
+**Commands.** Host remote commands arrive through :class:`PlcGemEquipment` (a
+``GemEquipment`` whose command execution goes to the adapter): a command the tag map binds is
+answered HCACK 4 (will finish later, E5) and becomes an action -- a :class:`CallMethod` or a
+:class:`WriteTags` with an acknowledge tag; processing-state commands (START, STOP ...) do not
+move the processing state themselves: the PLC's state word does, and its change is the
+completion event. PP-SELECT checks the recipe against the model, then downloads it (its
+parameters, its name and the download flag, then the acknowledge) and selects it (the select
+tag, then the acknowledge); only an accepted select makes it the selected recipe (PPExecName,
+PPSelected).
+
+**Link.** :meth:`PlcAdapter.link_lost` sets SV ``PlcLinkState`` to 0 and the alarm
+``PlcCommunicationLost`` (its set event goes to the host; the host link stays up and the
+processing state stays what the PLC last showed). The shell then reconnects and hands the
+full re-read as one batch to :meth:`PlcAdapter.link_restored`: counters, edges, alarms and the
+state word are compared with what was seen before the outage (so events the counters show are
+fired, none are invented), then the alarm is cleared and ``PlcLinkState`` is 1.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+
+from eap.errors import EapError
+from eap.gem.equipment import GemEquipment
+from eap.gem.errors import GemError
+from eap.gem.model import EquipmentModel, ModelError
+from eap.gem.process_programs import RecipeError, validate_recipe
+from eap.gem.processing_state import ProcessingStateError
+from eap.gem.remote_commands import HostCommandAck, RemoteCommandRequest
+from eap.gem.standard import StandardCe, StandardSv
+from eap.gem300.carrier import CarrierIdStatus
+from eap.gem300.load_port import E87Error
+from eap.gem300.substrate import SubstProcState, SubstrateStateError, SubstrateTrackingError
+from eap.gem300.substrate_tracking import SubstrateTracking
+from eap.plc.link_status import ALARM_LINK_LOST, DV_REASON, SV_BAD_TAGS, SV_LINK_STATE
+from eap.plc.tag_map import CommandBinding, TagMap
+from eap.secs2.message import SecsMessage
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "CallMethod",
+    "PlcAdapter",
+    "PlcAdapterError",
+    "PlcGemEquipment",
+    "TagChange",
+    "WriteTags",
+]
+
+log = structlog.get_logger(__name__)
+
+_COUNTER_MODULUS: Final = 1 << 32
+_STANDARD_TRIGGERS: Final = ("START", "STOP", "PAUSE", "RESUME", "ABORT")
+
+
+class PlcAdapterError(EapError):
+    """The adapter cannot do what was asked (a defect in its use, not a PLC problem)."""
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+_UNSET: Final = _Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    """One value of one node, as the shell received it.
+
+    Attributes:
+        node: the node id as written in the tag map.
+        value: the value (int, float, str, bool, bytes, list; an OPC UA event: a dict).
+        source_time: the PLC's timestamp, if it gave one.
+        good: the quality is good (a bad value is not used).
+    """
+
+    node: str
+    value: Any
+    source_time: datetime | None = None
+    good: bool = True
+
+
+class ActionKind(enum.StrEnum):
+    """Why the adapter asks the shell to act."""
+
+    COMMAND = "command"
+    RECIPE_DOWNLOAD = "recipe-download"
+    RECIPE_SELECT = "recipe-select"
+    PROCEED = "proceed"
+
+
+@dataclass(frozen=True, slots=True)
+class CallMethod:
+    """Call an OPC UA method; its UInt16 result is 0 (done) or the HCACK the PLC gives.
+
+    Attributes:
+        node: the method node (its parent object is the node's parent in the address space).
+        arguments: the input arguments, in order.
+        timeout_s: give up after this.
+        kind: why.
+        name: the command.
+    """
+
+    node: str
+    arguments: tuple[Any, ...]
+    timeout_s: float
+    kind: ActionKind
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTags:
+    """Write values in order, then (with ``ack``) wait for the PLC's acknowledge.
+
+    The acknowledge is the first non-zero value of ``ack`` read after the writes (and, with
+    ``done_flag``, once that flag reads False again: the PLC resets it when it answered).
+
+    Attributes:
+        writes: ``(node, value)`` pairs, written in this order.
+        ack: the acknowledge tag (``None``: no handshake).
+        done_flag: a flag the PLC resets once it answered.
+        timeout_s: give up waiting for the acknowledge after this.
+        kind: why.
+        name: the command, PPID or port.
+    """
+
+    writes: tuple[tuple[str, Any], ...]
+    ack: str | None
+    timeout_s: float
+    kind: ActionKind
+    name: str
+    done_flag: str | None = None
+
+
+Action = CallMethod | WriteTags
+"""What the shell performs for the core."""
+
+
+class PlcGemEquipment(GemEquipment):
+    """A :class:`GemEquipment` whose remote commands and PP-SELECT go to the PLC adapter.
+
+    Everything else is the plain equipment role. The adapter attaches itself
+    (:meth:`PlcAdapter.__init__`).
+    """
+
+    adapter: PlcAdapter | None = None
+
+    def handle(self, msg: SecsMessage, now: float) -> SecsMessage | None:
+        """Serve one host primary, then let the adapter see what it changed (E87 proceed)."""
+        reply = super().handle(msg, now)
+        if self.adapter is not None:
+            self.adapter.after_host_message()
+        return reply
+
+    def _execute(self, req: RemoteCommandRequest) -> HostCommandAck | int:
+        adapter = self.adapter
+        if adapter is None:
+            return super()._execute(req)
+        if not self.control.remote_commands_allowed:
+            self._note(f"{req.name} refused: control state is not ON-LINE REMOTE")
+            return HostCommandAck.CANNOT_PERFORM_NOW
+        return adapter.host_command(req)
+
+    def recipe_selected(self, ppid: str) -> None:
+        """The PLC accepted ``ppid``: it is the selected recipe (PPExecName, PPSelected)."""
+        self.selected_recipe = ppid
+        self.variables.set_sv(StandardSv.PPExecName, ppid)
+        self.fire_event(StandardCe.PPSelected)
+        self.save()
+
+
+@dataclass
+class _PortState:
+    number: int
+    present: bool = False
+    proceeded: bool = False
+    id_reported: bool = False
+
+
+@dataclass
+class _Counters:
+    fired: int = 0
+    without_data: int = 0
+    notifications: int = 0
+    problems: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+
+
+class PlcAdapter:
+    """Drives ``equipment`` from PLC tag values per ``tag_map`` (see the module).
+
+    Args:
+        equipment: the equipment role (its model must hold the PLC link fragment,
+            :func:`~eap.plc.link_status.with_plc_link`).
+        tag_map: the tag map, already checked against the model (``TagMap.bind``).
+        max_counter_jump: a larger counter jump is a counter reset (nothing fired).
+        on_change: called after anything moved the equipment (the shell kicks its pump).
+    """
+
+    def __init__(self, equipment: PlcGemEquipment, tag_map: TagMap, *,
+                 max_counter_jump: int = 10_000,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.eq = equipment
+        self.model: EquipmentModel = equipment.model
+        self.tag_map = tag_map
+        self.max_counter_jump = max_counter_jump
+        self._on_change = on_change or (lambda: None)
+        self._values: dict[str, Any] = {}
+        self._bad: set[str] = set()
+        self._actions: list[Action] = []
+        self._pending_select: str | None = None
+        self.connected = False
+        self.stats = _Counters()
+        self._watchers: dict[str, list[Callable[[Any, list[Any]], None]]] = {}
+        self._ports: dict[int, _PortState] = {}
+        self._state_table = (tag_map.processing_state.table()
+                             if tag_map.processing_state is not None else {})
+        self._build_watchers()
+        equipment.adapter = self
+        self._link_alid = next(a.id for a in self.model.alarms if a.name == ALARM_LINK_LOST)
+        self.eq.set_sv(SV_LINK_STATE, 0)
+
+    # --- inputs from the shell ------------------------------------------------------------
+
+    def nodes(self) -> list[str]:
+        """Every node whose values the adapter needs (the shell subscribes to them)."""
+        return list(self._watchers)
+
+    def apply(self, changes: Iterable[TagChange]) -> None:
+        """One batch of value changes (one subscription publish, or a full re-read)."""
+        order: list[str] = []
+        history: dict[str, tuple[Any, list[Any]]] = {}
+        bad_before = len(self._bad)
+        for ch in changes:
+            self.stats.notifications += 1
+            if not ch.good:
+                if ch.node not in self._bad:
+                    self._bad.add(ch.node)
+                    self._problem(f"{ch.node}: bad quality, keeping the last good value "
+                                  f"{self._values.get(ch.node)!r}")
+                continue
+            self._bad.discard(ch.node)
+            if ch.node not in history:
+                order.append(ch.node)
+                history[ch.node] = (self._values.get(ch.node, _UNSET), [])
+            history[ch.node][1].append(ch.value)
+            self._values[ch.node] = ch.value
+        for node in order:
+            old, news = history[node]
+            for watcher in self._watchers.get(node, ()):
+                watcher(old, news)
+        if len(self._bad) != bad_before:
+            self.eq.set_sv(SV_BAD_TAGS, len(self._bad))
+        self._on_change()
+
+    def link_lost(self, reason: str) -> None:
+        """The OPC UA session dropped (the shell reconnects)."""
+        self.connected = False
+        self.eq.set_sv(SV_LINK_STATE, 0)
+        if self.eq.alarms.is_set(self._link_alid):
+            return
+        self.eq.set_alarm(ALARM_LINK_LOST, {DV_REASON: reason[:200]})
+        log.warning("plc_link_lost", equipment=self.eq.name, reason=reason)
+        self._on_change()
+
+    def link_restored(self, snapshot: Iterable[TagChange], how: str = "reconnected") -> None:
+        """The session is up and subscribed again; ``snapshot`` is every node re-read."""
+        self.apply(snapshot)
+        self.connected = True
+        self.eq.set_sv(SV_LINK_STATE, 1)
+        self.eq.clear_alarm(ALARM_LINK_LOST, {DV_REASON: how})
+        self.after_host_message()
+        self._on_change()
+
+    def take_actions(self) -> list[Action]:
+        """What the shell must do, in order, since the last call."""
+        out, self._actions = self._actions, []
+        return out
+
+    def action_done(self, action: Action, result: int | None, error: str | None = None) -> None:
+        """The shell performed ``action``: ``result`` is the method's result or the
+        acknowledge value (``None`` with ``error``: timeout, refused write, no session)."""
+        ok = error is None and result is not None and (
+            result == 0 if isinstance(action, CallMethod) else result == 1
+            if action.ack is not None else True)
+        if not ok:
+            self._problem(f"{action.kind.value} {action.name}: "
+                          f"{error or f'the PLC answered {result}'}")
+        if isinstance(action, WriteTags) and action.kind is ActionKind.RECIPE_DOWNLOAD:
+            if ok and self._pending_select == action.name:
+                self._queue_select(action.name)
+            elif not ok:
+                self._pending_select = None
+        elif isinstance(action, WriteTags) and action.kind is ActionKind.RECIPE_SELECT:
+            if ok and self._pending_select == action.name:
+                self.eq.recipe_selected(action.name)
+            self._pending_select = None
+        elif isinstance(action, WriteTags) and action.kind is ActionKind.PROCEED and not ok:
+            port = self._ports.get(int(action.name))
+            if port is not None:
+                port.proceeded = False
+        self._on_change()
+
+    # --- host commands (through PlcGemEquipment) ------------------------------------------
+
+    def host_command(self, req: RemoteCommandRequest) -> HostCommandAck:
+        """A remote command in ON-LINE REMOTE: HCACK now, the PLC does the rest."""
+        if req.name == "PP-SELECT":
+            return self._pp_select(str(req.values.get("PPID", "")))
+        binding = self.tag_map.remote_commands.get(req.name)
+        processing = self.eq.processing
+        is_trigger = any(t.trigger == req.name for t in self.model.processing.transitions)
+        if is_trigger and not processing.can(req.name):
+            self.eq._note(f"{req.name} refused in processing state {processing.state}")
+            return HostCommandAck.CANNOT_PERFORM_NOW
+        if binding is None:
+            self.eq._note(f"{req.name}: the tag map binds it to nothing")
+            return (HostCommandAck.CANNOT_PERFORM_NOW if is_trigger
+                    else HostCommandAck.INVALID_COMMAND)
+        self._actions.append(self._command_action(req, binding))
+        return HostCommandAck.WILL_FINISH_LATER
+
+    def _command_action(self, req: RemoteCommandRequest, b: CommandBinding) -> Action:
+        if b.method is not None:
+            args = tuple(req.values.get(a) for a in b.arguments)
+            return CallMethod(b.method, args, b.timeout_s, ActionKind.COMMAND, req.name)
+        assert b.write is not None
+        return WriteTags(((b.write, b.value),), b.ack, b.timeout_s, ActionKind.COMMAND,
+                         req.name)
+
+    def _pp_select(self, ppid: str) -> HostCommandAck:
+        recipe = self.eq.recipes.get(ppid)
+        binding = self.tag_map.recipe
+        if recipe is None:
+            self.eq._note(f"PP-SELECT {ppid}: no such recipe")
+            return HostCommandAck.PARAMETER_INVALID
+        processing = self.eq.processing
+        if not processing.can("PP-SELECT") and processing.state != self.model.processing.initial:
+            return HostCommandAck.CANNOT_PERFORM_NOW
+        if binding is None:
+            self.eq._note("PP-SELECT: the tag map has no recipe handshake")
+            return HostCommandAck.CANNOT_PERFORM_NOW
+        if self._pending_select is not None:
+            return HostCommandAck.CANNOT_PERFORM_NOW
+        schema = self.model.recipe
+        try:  # checked against the model before anything reaches the PLC
+            values = (validate_recipe(schema, ppid, recipe.values).values
+                      if schema is not None else recipe.values)
+        except RecipeError as exc:
+            self.eq._note(f"PP-SELECT {ppid}: {exc}")
+            return HostCommandAck.PARAMETER_INVALID
+        writes: list[tuple[str, Any]] = [
+            (node, values[name]) for name, node in binding.parameters.items() if name in values
+        ]
+        writes.append((binding.name, ppid))
+        writes.append((binding.download, True))
+        self._pending_select = ppid
+        self._actions.append(WriteTags(tuple(writes), binding.ack, binding.timeout_s,
+                                       ActionKind.RECIPE_DOWNLOAD, ppid,
+                                       done_flag=binding.download))
+        return HostCommandAck.WILL_FINISH_LATER
+
+    def _queue_select(self, ppid: str) -> None:
+        binding = self.tag_map.recipe
+        assert binding is not None
+        if binding.select is None:  # download alone applies it
+            self.eq.recipe_selected(ppid)
+            self._pending_select = None
+            return
+        self._actions.append(WriteTags(((binding.select, ppid),), binding.ack,
+                                       binding.timeout_s, ActionKind.RECIPE_SELECT, ppid))
+
+    def after_host_message(self) -> None:
+        """E87: a carrier the host verified gets ``Proceed`` written (once per carrier)."""
+        carriers = self.eq.carriers
+        material = self.tag_map.material
+        if carriers is None or material is None:
+            return
+        for number, binding in material.ports.items():
+            if binding.proceed is None:
+                continue
+            port = self._ports[number]
+            carrier = carriers.carrier_at(number)
+            if carrier is None or port.proceeded or not port.present:
+                continue
+            if carrier.id_status is CarrierIdStatus.ID_VERIFICATION_OK:
+                port.proceeded = True
+                self._actions.append(WriteTags(((binding.proceed, True),), None, 5.0,
+                                               ActionKind.PROCEED, str(number)))
+
+    # --- watchers -------------------------------------------------------------------------
+
+    def _watch(self, node: str, fn: Callable[[Any, list[Any]], None]) -> None:
+        self._watchers.setdefault(node, []).append(fn)
+
+    def _build_watchers(self) -> None:
+        tm = self.tag_map
+        for name, sv in tm.status_variables.items():
+            self._watch(sv.node, self._status_watcher(name, sv.scale, sv.offset))
+        for name, ev in tm.events.items():
+            trig = ev.trigger
+            data = dict(ev.data)
+            for node in data.values():
+                self._watchers.setdefault(node, [])
+            self._watch(trig.node, self._event_watcher(name, trig.kind, data,
+                                                       trig.equals.value
+                                                       if trig.equals is not None else None))
+        for name, al in tm.alarms.items():
+            self._watch(al.node, self._alarm_watcher(name, al.bit))
+        if tm.processing_state is not None:
+            self._watch(tm.processing_state.node, self._state_watcher)
+        if tm.material is not None:
+            for number, port in tm.material.ports.items():
+                self._ports[number] = _PortState(number)
+                self._watch(port.present, self._port_watcher(number))
+                for port_node in (port.carrier_id, port.id_read_ok, port.slot_map):
+                    if port_node is not None:
+                        self._watch(port_node, self._port_watcher(number))
+            sub = tm.material.substrate
+            if sub is not None:
+                for sub_node in (sub.current, sub.location, sub.result):
+                    if sub_node is not None:
+                        self._watch(sub_node, self._substrate_watcher)
+
+    def _status_watcher(self, name: str, scale: float,
+                        offset: float) -> Callable[[Any, list[Any]], None]:
+        var = self.model.variable(name)
+        integer = var.format.is_numeric and var.format.value[0] in "IU"
+
+        def watch(old: Any, news: list[Any]) -> None:
+            raw = news[-1]
+            value = raw
+            if var.format.is_numeric and not isinstance(raw, (list, tuple, bytes)):
+                value = raw * scale + offset if (scale != 1.0 or offset != 0.0) else raw
+                if integer and isinstance(value, float):
+                    value = round(value)
+            try:
+                self.eq.set_sv(name, value)
+            except ModelError as exc:
+                self._problem(f"status_variables.{name}: {exc}; keeping the last value")
+        return watch
+
+    def _event_watcher(self, name: str, kind: str, data: Mapping[str, str],
+                       target: Any) -> Callable[[Any, list[Any]], None]:
+        def snapshot() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for dv, node in data.items():
+                if node in self._values and node not in self._bad:
+                    out[dv] = _plain(self._values[node])
+            return out
+
+        def watch(old: Any, news: list[Any]) -> None:
+            if kind == "counter":
+                self._on_counter(name, old, news[-1], snapshot)
+                return
+            fires = 0
+            prev = old
+            for new in news:
+                if kind == "opcua_event":
+                    fires += 1
+                elif prev is not _UNSET:
+                    if kind == "rising":
+                        fires += int(not bool(prev) and bool(new))
+                    elif kind == "falling":
+                        fires += int(bool(prev) and not bool(new))
+                    elif kind == "changed":
+                        fires += int(prev != new)
+                    elif kind == "equals":
+                        fires += int(prev != new and new == target)
+                prev = new
+            for i in range(fires):
+                self._fire(name, snapshot() if i == fires - 1 else {})
+            if fires > 1:
+                self._problem(f"events.{name}: {fires} triggers in one batch; the first "
+                              f"{fires - 1} carry no data")
+        return watch
+
+    def _on_counter(self, name: str, old: Any, new: Any,
+                    snapshot: Callable[[], dict[str, Any]]) -> None:
+        if old is _UNSET:
+            return  # a baseline: nothing seen happen yet
+        try:
+            delta = (int(new) - int(old)) % _COUNTER_MODULUS
+        except (TypeError, ValueError):
+            self._problem(f"events.{name}.trigger.counter: {new!r} is not a counter value")
+            return
+        if delta == 0:
+            return
+        if delta > self.max_counter_jump:
+            self._problem(f"events.{name}.trigger.counter: {old} -> {new} is a reset or "
+                          "a restart of the PLC counter; nothing fired, new baseline")
+            return
+        if delta > 1:
+            self.stats.without_data += delta - 1
+            self._problem(f"events.{name}: counter moved by {delta}; {delta - 1} fired "
+                          "without data (overwritten in the PLC before it was read)")
+        for _ in range(delta - 1):
+            self._fire(name, {})
+        self._fire(name, snapshot())
+
+    def _fire(self, name: str, data: Mapping[str, Any]) -> None:
+        self.stats.fired += 1
+        try:
+            self.eq.fire_event(name, data)
+        except ModelError as exc:
+            # a DV value the model refuses: the event still happened; report it without
+            # the values that could not be checked
+            good = {}
+            for dv, value in data.items():
+                try:
+                    self.model.variable(dv).check(value)
+                    good[dv] = value
+                except ModelError:
+                    pass
+            self._problem(f"events.{name}: {exc}; fired without the refused values")
+            self.eq.fire_event(name, good)
+
+    def _alarm_watcher(self, name: str, bit: int | None) -> Callable[[Any, list[Any]], None]:
+        def is_set(value: Any) -> bool:
+            return bool((int(value) >> bit) & 1) if bit is not None else bool(value)
+
+        def watch(old: Any, news: list[Any]) -> None:
+            prev = None if old is _UNSET else is_set(old)
+            for new in news:
+                now_set = is_set(new)
+                if prev is None or now_set != prev:  # a first value aligns GEM with the PLC
+                    (self.eq.set_alarm if now_set else self.eq.clear_alarm)(name)
+                prev = now_set
+        return watch
+
+    def _state_watcher(self, old: Any, news: list[Any]) -> None:
+        for value in news:
+            try:
+                target = self._state_table.get(int(value))
+            except (TypeError, ValueError):
+                self._problem(f"processing_state.node: {value!r} is not a state number")
+                continue
+            if target is not None:
+                self._follow(target)
+
+    def _follow(self, target: str) -> None:
+        """Move the processing state to ``target`` along the model's shortest path."""
+        processing = self.eq.processing
+        path = _path(self.model, processing.state, target)
+        if path is None:  # the loader checked reachability; a restored odd state remains
+            self._problem(f"processing_state: no transition path {processing.state} -> "
+                          f"{target}")
+            return
+        for trigger in path:
+            try:
+                self.eq.trigger(trigger)
+            except ProcessingStateError as exc:  # pragma: no cover - path is from the table
+                raise PlcAdapterError(str(exc)) from exc
+
+    def _port_watcher(self, number: int) -> Callable[[Any, list[Any]], None]:
+        def watch(old: Any, news: list[Any]) -> None:
+            self._port_update(number, old, news)
+        return watch
+
+    def _port_update(self, number: int, old: Any, news: list[Any]) -> None:
+        """Compare the port's tags with what E87 knows and report the differences."""
+        carriers = self.eq.carriers
+        binding = self.tag_map.material.ports[number] if self.tag_map.material else None
+        if carriers is None or binding is None:
+            return
+        port = self._ports[number]
+        present = bool(self._values.get(binding.present, False))
+        carrier = carriers.carrier_at(number)
+        try:
+            if present and not port.present:
+                port.present, port.proceeded, port.id_reported = True, False, False
+                self._material(carriers.carrier_placed(number))
+            elif not present and port.present:
+                port.present = False
+                if carrier is not None:
+                    self._material(carriers.carrier_removed(number))
+                return
+            if not present:
+                return
+            carrier = carriers.carrier_at(number)
+            cid = str(self._values.get(binding.carrier_id, "")) if binding.carrier_id else ""
+            ok = (bool(self._values.get(binding.id_read_ok, False))
+                  if binding.id_read_ok else bool(cid))
+            awaiting = carrier is None or (carrier.id_status is CarrierIdStatus.ID_NOT_READ
+                                           and not port.id_reported)
+            if awaiting and ok and cid:
+                port.id_reported = True
+                self._material(carriers.id_read(number, cid))
+            elif awaiting and not ok and old is not _UNSET and news and \
+                    binding.carrier_id is not None and cid == "" and \
+                    (news[-1] == "" or news[-1] is False):
+                # the reader answered with nothing: CarrierId written empty, IdReadOk False
+                port.id_reported = True
+                self._material(carriers.id_read_failed(number))
+            carrier = carriers.carrier_at(number)
+            if binding.slot_map is not None and carrier is not None and carrier.carrier_id:
+                raw = self._values.get(binding.slot_map)
+                slots = list(raw) if isinstance(raw, (bytes, bytearray, list, tuple)) else []
+                if slots and not carrier.slot_map:
+                    self._material(carriers.slot_map_read(number, [int(s) for s in slots]))
+        except (E87Error, GemError, ModelError) as exc:
+            self._problem(f"material.ports.{number}: {exc}")
+        self.after_host_message()
+
+    def _substrate_watcher(self, old: Any, news: list[Any]) -> None:
+        sub = self.tag_map.material.substrate if self.tag_map.material else None
+        tracking = self.eq.substrates
+        if sub is None or tracking is None:
+            return
+        sid = str(self._values.get(sub.current, "") or "")
+        loc = str(self._values.get(sub.location, "") or "") if sub.location else ""
+        result = int(self._values.get(sub.result, 0) or 0) if sub.result else 0
+        if not sid:
+            return
+        try:
+            known = _known(tracking, sid)
+            if not known and loc:
+                self._material(tracking.create_substrate(sid, loc, source=loc,
+                                                         destination=loc))
+            elif known and loc and tracking.substrate(sid).location_id != loc:
+                self._material(tracking.move(sid, loc))
+            state = tracking.substrate(sid).processing if known else None
+            if result in (1, 2) and state is SubstProcState.NEEDS_PROCESSING:
+                self._material(tracking.start_processing(sid))
+                state = SubstProcState.IN_PROCESS
+            if result in (1, 2) and state is SubstProcState.IN_PROCESS:
+                self._material(tracking.complete_processing(
+                    sid, SubstProcState.PROCESSED if result == 1 else SubstProcState.REJECTED,
+                    passed=result == 1))
+        except (SubstrateTrackingError, SubstrateStateError, GemError, ModelError) as exc:
+            self._problem(f"material.substrate: {sid}: {exc}")
+
+    def _material(self, events: Sequence[Any]) -> None:
+        self.eq.report_material(events)
+
+    def _problem(self, text: str) -> None:
+        self.stats.problems.append(text)
+        log.warning("plc_adapter_problem", equipment=self.eq.name, problem=text)
+
+
+def _known(tracking: SubstrateTracking, sid: str) -> bool:
+    try:
+        tracking.substrate(sid)
+    except SubstrateTrackingError:
+        return False
+    return True
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return list(value)
+    return value
+
+
+def _path(model: EquipmentModel, source: str, target: str) -> list[str] | None:
+    """The triggers of a shortest transition path ``source`` -> ``target``."""
+    if source == target:
+        return []
+    prev: dict[str, tuple[str, str]] = {}
+    todo = deque([source])
+    seen = {source}
+    while todo:
+        state = todo.popleft()
+        for t in model.processing.transitions:
+            if t.source == state and t.target not in seen:
+                seen.add(t.target)
+                prev[t.target] = (state, t.trigger)
+                if t.target == target:
+                    out: list[str] = []
+                    at = target
+                    while at != source:
+                        at, trig = prev[at]
+                        out.append(trig)
+                    return out[::-1]
+                todo.append(t.target)
+    return None
