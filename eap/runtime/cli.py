@@ -4,6 +4,7 @@
                    every event and alarm the host receives with its values named;
 ``eap simulate``   a GEM equipment simulator of a station model, or a line of them (--line);
 ``eap simulate-minimal`` a minimal HSMS equipment (passive) that streams event reports;
+``eap simulate-plc MODEL --port N``  a station's simulated PLC over OPC UA (asyncua server);
 ``eap host``       a minimal HSMS host (active) that prints what it receives;
 ``eap compliance`` the E30 GEM Compliance Statement of an equipment model (Markdown or JSON);
 ``eap asyncapi``   the AsyncAPI 3.0 document of the MQTT interface (YAML, stdout);
@@ -154,6 +155,25 @@ def _eap_run(path: str, metrics_port: int | None) -> int:
     return _run(run_eap(config, metrics_port=metrics_port))
 
 
+def _simulate_plc(args: argparse.Namespace) -> int:
+    from simulators.plc.server import PlcSecurity, PlcSimulatorConfig, serve
+
+    password = None
+    if (args.user is None) != (args.password_file is None):
+        print("eap simulate-plc: give --user and --password-file together", file=sys.stderr)
+        return 2
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            print(f"eap simulate-plc: {args.password_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    return _run(serve(PlcSimulatorConfig(
+        args.model, args.port, host=args.host, speed=args.speed, scenario=args.scenario,
+        seed=args.seed, security=PlcSecurity(args.security), cert_dir=args.cert_dir,
+        user=args.user, password=password)))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eap", description="SECS/GEM equipment-automation gateway")
     p.add_argument("--log-level", default=None,
@@ -197,6 +217,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--device-id", type=int, default=0)
     s.add_argument("--interval", type=float, default=1.0)
 
+    sp = sub.add_parser("simulate-plc", help="run a station's simulated PLC (OPC UA server)")
+    sp.add_argument("model", help="coater, stacker, welder, formation_rack or a model file")
+    sp.add_argument("--port", type=int, required=True)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    sp.add_argument("--scenario", default=None, help="scenario file or shipped name")
+    sp.add_argument("--seed", type=int, default=None)
+    sp.add_argument("--security", choices=("none", "sign", "encrypt"), default="none",
+                    help="lowest security offered (sign/encrypt: Basic256Sha256)")
+    sp.add_argument("--cert-dir", type=Path, default=None,
+                    help="certificates (generated when missing); enables Basic256Sha256")
+    sp.add_argument("--user", default=None, help="the one user allowed (else anonymous)")
+    sp.add_argument("--password-file", type=Path, default=None, help="that user's password")
+
     h = sub.add_parser("host", help="run a minimal HSMS host (active) printing events")
     h.add_argument("--host", default="127.0.0.1")
     h.add_argument("--port", type=int, default=5000)
@@ -226,7 +260,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``eap`` console script."""
     args = _parser().parse_args(argv)
-    level = args.log_level or ("INFO" if args.command == "simulate" else "WARNING")
+    level = args.log_level or ("INFO" if args.command in ("simulate", "simulate-plc")
+                               else "WARNING")
     configure_logging(level, json=True if args.log_json else None)
     try:
         if args.command == "demo":
@@ -239,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(simulate(args))
         if args.command == "simulate-minimal":
             return _run(_simulate(args.host, args.port, args.device_id, args.interval))
+        if args.command == "simulate-plc":
+            return _simulate_plc(args)
         if args.command == "host":
             return _run(_host(args.host, args.port, args.device_id))
         if args.command == "compliance":

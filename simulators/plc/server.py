@@ -410,3 +410,17 @@ class PlcSimulator:
 
     def _note(self, notice: Notice) -> None:
         self._log.info(notice.what, sim_time=round(notice.at, 1), **dict(notice.details))
+
+
+async def serve(config: PlcSimulatorConfig) -> int:
+    """Run one PLC simulator until interrupted (``eap simulate-plc``); the exit status."""
+    try:
+        simulator = PlcSimulator(config)
+    except PlcSimulatorError as exc:
+        _log.error("plc_simulator_invalid", error=str(exc))
+        return 2
+    async with simulator:
+        print(f"PLC simulator {simulator.space.station} at {simulator.endpoint} "
+              f"(namespace {simulator.namespace}); Ctrl-C stops", flush=True)
+        await simulator.wait()
+    return 0
