@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC
@@ -413,7 +414,12 @@ class PlcSimulator:
 
 
 async def serve(config: PlcSimulatorConfig) -> int:
-    """Run one PLC simulator until interrupted (``eap simulate-plc``); the exit status."""
+    """Run one PLC simulator until interrupted (``eap simulate-plc``); the exit status.
+
+    asyncua's own INFO lines (its address-space loading) are silenced: WARNING and above.
+    """
+    logging.getLogger("asyncua").setLevel(max(logging.WARNING,
+                                              logging.getLogger().getEffectiveLevel()))
     try:
         simulator = PlcSimulator(config)
     except PlcSimulatorError as exc:
