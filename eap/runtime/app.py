@@ -97,7 +97,12 @@ class Eap:
         self.config = config
         self.metrics = Metrics()
         self.topics = Topics(config.uns.prefix)
-        self.models = {e.id: host_model(e.equipment_model) for e in config.equipment}
+        # one merged model per distinct model, shared by its equipment (models are frozen)
+        merged: dict[str, EquipmentModel] = {}
+        for e in config.equipment:
+            if e.model not in merged:
+                merged[e.model] = host_model(e.equipment_model)
+        self.models = {e.id: merged[e.model] for e in config.equipment}
         self._metrics_port = config.metrics.port if metrics_port is None else metrics_port
         self.outbox: Outbox | None = None
         self.client: MqttClient | None = None
