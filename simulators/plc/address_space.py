@@ -33,14 +33,25 @@ from typing import Any, Final
 from eap.gem.model import EquipmentModel, SecsFormat, VariableKind
 
 __all__ = [
+    "ENDPOINT_PATH",
     "PACKML_STATE",
     "AddressSpace",
     "MethodSpec",
     "PortTags",
     "Tag",
     "TagType",
+    "namespace_uri",
     "station_name",
 ]
+
+ENDPOINT_PATH: Final = "/eap/plc/"
+"""The path of a simulator's endpoint URL (``opc.tcp://127.0.0.1:<port>/eap/plc/``)."""
+
+
+def namespace_uri(model_stem: str) -> str:
+    """The namespace of a station's nodes: ``urn:eap:plc-sim:<model>``."""
+    return f"urn:eap:plc-sim:{model_stem}"
+
 
 PACKML_STATE: Final[dict[str, int]] = {
     "IDLE": 2,  # Stopped: no recipe set up

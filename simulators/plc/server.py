@@ -54,7 +54,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from equipment_models import load_model, model_path
 from simulators.equipment_simulator import shipped_recipes
-from simulators.plc.address_space import MethodSpec
+from simulators.plc.address_space import ENDPOINT_PATH, MethodSpec, namespace_uri
 from simulators.plc.controller import PlcController, PlcSimulatorError
 from simulators.production import Notice
 from simulators.scenario import load_scenario, Scenario
@@ -64,15 +64,6 @@ __all__ = ["ENDPOINT_PATH", "PlcSecurity", "PlcSimulator", "PlcSimulatorConfig",
            "certificate_paths", "namespace_uri"]
 
 _log = structlog.get_logger(__name__)
-
-ENDPOINT_PATH: Final = "/eap/plc/"
-"""The endpoint URL's path."""
-
-
-def namespace_uri(model_stem: str) -> str:
-    """The namespace of a station's nodes: ``urn:eap:plc-sim:<model>``."""
-    return f"urn:eap:plc-sim:{model_stem}"
-
 
 def _node_id(identifier: str, ns: int) -> ua.NodeId:
     return ua.NodeId(ua.String(identifier), ua.Int16(ns))
