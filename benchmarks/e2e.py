@@ -93,14 +93,8 @@ def _say(msg: str) -> None:
 
 
 def _proc_cpu(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of a process (zeros when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            data = fh.read()
-    except OSError:
-        return 0.0, 0.0
-    rest = data[data.rindex(")") + 2:].split()
-    return int(rest[11]) / _CLK_TCK, int(rest[12]) / _CLK_TCK
+    """User and system CPU seconds of a process, all threads (zeros when it is gone)."""
+    return _proc_cpu_path(f"/proc/{pid}/stat")
 
 
 def _machine_busy() -> float:
@@ -121,18 +115,36 @@ def _rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def _thread_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process's main thread (its event loop)."""
+    user, sys_ = _proc_cpu_path(f"/proc/{pid}/task/{pid}/stat")
+    return user + sys_
+
+
+def _proc_cpu_path(path: str) -> tuple[float, float]:
+    try:
+        with open(path, encoding="ascii") as fh:
+            data = fh.read()
+    except OSError:
+        return 0.0, 0.0
+    rest = data[data.rindex(")") + 2:].split()
+    return int(rest[11]) / _CLK_TCK, int(rest[12]) / _CLK_TCK
+
+
 def _cpu_sample(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds: ``name`` user+sys, ``name.sys`` sys alone, ``machine`` all busy."""
+    """CPU seconds: ``name`` user+sys, ``name.sys`` sys alone, ``name.loop`` its main
+    thread, ``machine`` all busy CPUs."""
     out: dict[str, float] = {}
     for name, pid in pids.items():
         user, sys_ = _proc_cpu(pid)
         out[name], out[f"{name}.sys"] = user + sys_, sys_
+        out[f"{name}.loop"] = _thread_cpu(pid)
     out["machine"] = _machine_busy()
     return out
 
 
 def _processes(cpu: dict[str, float]) -> dict[str, float]:
-    return {k: v for k, v in cpu.items() if k != "machine" and not k.endswith(".sys")}
+    return {k: v for k, v in cpu.items() if k != "machine" and "." not in k}
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -654,10 +666,17 @@ def _run_size(opts: E2eOptions, n: int, directory: Path, broker: _Broker, mes: _
     _say("    CPU us/event (of which sys): " + ", ".join(
         f"{k} {v / acked * 1e6:.0f} ({s['cpu'][k + '.sys'] / acked * 1e6:.0f})"
         for k, v in _processes(s["cpu"]).items()))
+    loop_share = s["cpu"]["eap.loop"] / max(1e-9, s["cpu"]["eap"])
+    _say(f"    EAP: event-loop thread {loop_share:.0%} of its CPU; the rest its other threads "
+         "SQLite thread")
     _say(f"  N={n} latency at {opts.rate:,.0f} events/s offered ({p['measured']} events): "
          f"p50 {res.latency_ms[0]:.1f} ms, p99 {res.latency_ms[1]:.1f} ms, "
          f"max {res.latency_ms[2]:.1f} ms")
     _say(f"    CPU cores: {_cores(p['cpu'], p['t1'] - p['t0'])}")
+    capacity = s["acked"] / s["elapsed"]
+    if capacity < opts.rate:
+        _say(f"    note: {opts.rate:,.0f}/s is above the {capacity:,.0f}/s sustained just before "
+             "on this machine: the latency figures are queueing behind that shortfall")
     _say(f"  N={n} complete: {sum(fired.values())} fired, {res.events} received, "
          f"{res.duplicates} duplicates, {res.lost} lost; payload {res.payload_bytes} bytes; "
          f"EAP RSS idle {res.rss_idle_kb / 1024:.1f} MiB")
