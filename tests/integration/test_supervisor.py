@@ -107,6 +107,9 @@ async def test_link_brings_up_reports_and_survives_a_link_drop(tmp_path: Path) -
         text = metrics.render().decode()
         assert 'eap_events_received_total{equipment="COATER-01"}' in text
         assert 'eap_equipment_connects_total{equipment="COATER-01"} 2.0' in text
+        # the status gauges follow status changes (set when the status changed, not per report)
+        assert 'eap_equipment_connected{equipment="COATER-01"} 1.0' in text
+        assert 'eap_equipment_online{equipment="COATER-01"} 1.0' in text
     finally:
         await sup.stop()
         await server.stop()
