@@ -42,6 +42,12 @@ SPEED = 1000.0
 WAIT = 60.0
 P = HsmsParameters(t3=5.0, t5=0.05, t6=2.0, t7=5.0, t8=2.0, linktest=None, reconnect_max=0.2)
 MODELS = ("toy", *MODEL_NAMES)
+SPEEDS = {"formation_rack": 10 * SPEED}
+"""Formation takes hours of simulated time per tray."""
+
+
+def speed_of(model: str) -> float:
+    return SPEEDS.get(model, SPEED)
 
 
 def _require_station(model: str) -> None:
@@ -92,7 +98,7 @@ def _config(model: str, tmp: Path, **kw: Any) -> SimulatorConfig:
             if "host_verification" in kw else {}
         return SimulatorConfig(write_model(tmp, **material), station=ToyStation,
                                speed=SPEED, seed=5, parameters=P, **kw)
-    return SimulatorConfig(model, speed=SPEED, seed=5, parameters=P, **kw)
+    return SimulatorConfig(model, speed=speed_of(model), seed=5, parameters=P, **kw)
 
 
 def _recipe(sim: EquipmentSimulator) -> tuple[str, dict[str, Any]]:
@@ -270,7 +276,8 @@ async def test_stop_pause_resume_abort(rig: Rig) -> None:
 
     held, before = prod.next_step, material()
     frozen_at = rig.sim.sim_time()
-    await until(lambda: rig.sim.sim_time() > frozen_at + 50, "50 simulated seconds")
+    await until(lambda: rig.sim.sim_time() > frozen_at + 50 * rig.sim.speed / SPEED,
+                "a while of simulated time")
     assert prod.next_step == held
     assert material() == before
     async with asyncio.timeout(WAIT):
@@ -350,12 +357,13 @@ async def test_host_verification(model: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 async def test_link_drop_spools_and_the_host_gets_it(model: str, tmp_path: Path) -> None:
-    drop_at = 3.0 * SPEED  # once the host has configured the equipment
+    speed = speed_of(model)
+    drop_at = 3.0 * speed  # once the host has configured the equipment
     # the dry room's dew point rises while the link is down: DewPointHighSet is spooled
     # whatever the station's own pace
     scenario = Scenario(name="drop", timeline=(
-        FaultEntry(at=drop_at, duration=1.0 * SPEED, fault="link_drop"),
-        FaultEntry(at=drop_at, duration=1.0 * SPEED, fault="dew_point_excursion",
+        FaultEntry(at=drop_at, duration=1.0 * speed, fault="link_drop"),
+        FaultEntry(at=drop_at, duration=1.0 * speed, fault="dew_point_excursion",
                    magnitude=40.0)))
     rig = await open_rig(model, tmp_path, scenario=scenario)
     try:
