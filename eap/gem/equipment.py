@@ -867,6 +867,8 @@ class GemEquipment:
                 self._handle_control(self.control.s1f1_failed())
             self.save()
         elif out.purpose is Purpose.SPOOLED and out.spool_id is not None:
+            if self.spool.in_flight != out.spool_id:
+                return  # settled already (the link dropped first): the message stays spooled
             self.spool.transmitted(out.spool_id, time.time())
             self._take_spool_events()
             self._queue_spool_transmit()

@@ -775,6 +775,11 @@ class Spool:
                                               stored.body)
         return SpooledMessage(stored.spool_id, message, stored.spooled_at)
 
+    @property
+    def in_flight(self) -> int | None:
+        """The spool id of the spooled message being sent now, ``None`` when none is."""
+        return self._in_flight
+
     def transmitted(self, spool_id: int, now: float) -> None:
         """The host has the message ``spool_id`` (its reply arrived): delete it.
 
