@@ -67,6 +67,20 @@ def test_loads_with_defaults(write: Any) -> None:
     assert (models["BASE-01"].name, models["TEST-01"].name) == ("BASE", "TESTER")
 
 
+def test_equipment_of_one_model_share_it_and_a_later_load_reads_the_file_again(
+        write: Any, tmp_path: Path) -> None:
+    data = base_config()
+    data["equipment"].append({"id": "TEST-02", "model": "tester.yaml", "hsms": {"port": 5003}})
+    config = load_config(write(data))
+    first, second = config.equipment[1].equipment_model, config.equipment[2].equipment_model
+    assert first is second  # loaded once for the whole config
+    assert config.equipment[0].equipment_model is not first
+    changed = {**MODEL_DATA, "name": "TESTER-2"}
+    (tmp_path / "tester.yaml").write_text(yaml.safe_dump(changed), encoding="utf-8")
+    again = load_config(write(data))
+    assert again.equipment[1].equipment_model.name == "TESTER-2"  # no stale model
+
+
 def test_state_dir_default(write: Any, monkeypatch: pytest.MonkeyPatch,
                            tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
