@@ -647,8 +647,6 @@ class FormationRackStation(Station):
         self._setpoint = 25.0
         self._since_setpoint = 60.0
         self._chamber_shown = 25.0
-        self._lot = ""
-        self._lot_trays = 0
         self._factors: dict[FormationProgram, float] = {}
         self._tray: _Tray | None = None
         self._hot: set[int] = set()
@@ -663,18 +661,25 @@ class FormationRackStation(Station):
         Some trays arrive with a few empty slots (:attr:`empty_slot_rate`).
         """
         ctx = self.ctx
-        if not self._lot or self._lot_trays >= self.trays_per_lot:
-            self._lot = ctx.new_id("CL-")
-            self._lot_trays = 0
-        self._lot_trays += 1
+        tray_id = ctx.new_id("FT-")
+        lot = self.lot_of(tray_id)
         empty: set[int] = set()
         if ctx.rng.random() < self.empty_slot_rate:
             empty = set(ctx.rng.sample(range(1, port.capacity + 1),
                                        min(port.capacity, ctx.rng.randint(1, 3))))
         slots = tuple(None if n in empty else ctx.new_id("CELL-")
                       for n in range(1, port.capacity + 1))
-        return CarrierLoad(ctx.new_id("FT-"), slots, lot_id=self._lot,
-                           genealogy={"CellLot": self._lot})
+        return CarrierLoad(tray_id, slots, lot_id=lot, genealogy={"CellLot": lot})
+
+    def lot_of(self, tray_id: str) -> str:
+        """The cell lot of a tray: trays ``FT-000001`` to ``FT-000008`` carry ``CL-000001``,
+        the next :attr:`trays_per_lot` the next lot, and so on.
+
+        The lot follows from the tray's serial (which a simulator's state dir keeps), so a
+        restarted simulator goes on with the lot of its last tray.
+        """
+        number = int(tray_id.removeprefix("FT-"))
+        return f"CL-{(number - 1) // self.trays_per_lot + 1:06d}"
 
     # --- remote commands --------------------------------------------------------------------
 

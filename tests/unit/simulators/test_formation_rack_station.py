@@ -676,3 +676,30 @@ def test_runs_under_the_engines_production() -> None:
     assert fired["ChannelStopped"] == 2  # channel 5 of both trays (CHANNEL_DISABLED)
     assert fired["SubstAtDestinationToNoState"] == cells  # every cell left normally (7)
     assert fired["SubstAtWorkToNoState"] == 0
+
+
+# --- cell lots ----------------------------------------------------------------------------------
+
+
+def test_a_new_cell_lot_every_eight_trays() -> None:
+    """docs/models/formation_rack.md: a new cell lot every 8 trays; every cell of a tray
+    carries its tray's lot (LotID and genealogy)."""
+    h = StationHarness(MODEL)
+    station = FormationRackStation(h.ctx)
+    per_lot = FormationRackStation.trays_per_lot
+    assert per_lot == 8
+    loads = [station.arriving(station.port) for _ in range(2 * per_lot + 1)]
+    lots = [load.lot_id for load in loads]
+    assert lots == ["CL-000001"] * per_lot + ["CL-000002"] * per_lot + ["CL-000003"]
+    assert all(load.genealogy == {"CellLot": load.lot_id} for load in loads)
+    assert len({load.carrier_id for load in loads}) == len(loads)
+
+
+def test_cell_lot_goes_on_after_a_restart() -> None:
+    """The lot follows the tray serial, which a simulator's state dir keeps: a simulator
+    restarted after 5 trays gives trays 6-8 the first lot, then starts the second."""
+    h = StationHarness(MODEL)
+    h.ctx.serials["FT-"] = 5
+    station = FormationRackStation(h.ctx)
+    lots = [station.arriving(station.port).lot_id for _ in range(4)]
+    assert lots == ["CL-000001"] * 3 + ["CL-000002"]
