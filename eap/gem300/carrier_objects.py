@@ -14,8 +14,7 @@ never with S14F3; so nothing here is settable and S14F3 answers OBJACK 1 with ER
 ``SlotMap`` (E87.1 ``L[U1 ...]``) is the host's map until the equipment has read one, then
 the map read (Table 6); a carrier with neither shows ``Capacity`` UNDEFINED slots (10.2.1).
 
->>> from eap.gem300.carrier import Carrier, SlotState
-from eap.gem300.carrier_management import CarrierManagement
+>>> from eap.gem300.carrier_management import CarrierManagement
 >>> cms = CarrierManagement([1])
 >>> _ = cms.start()
 >>> _ = cms.carrier_action("Bind", "REEL-1", 1)
