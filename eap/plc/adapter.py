@@ -79,7 +79,7 @@ from eap.gem.process_programs import RecipeError, validate_recipe
 from eap.gem.processing_state import ProcessingStateError
 from eap.gem.remote_commands import HostCommandAck, RemoteCommandRequest
 from eap.gem.standard import StandardCe, StandardSv
-from eap.gem300.carrier import CarrierIdStatus
+from eap.gem300.carrier import CarrierIdStatus, SlotMapStatus, SlotState
 from eap.gem300.load_port import E87Error
 from eap.gem300.substrate import SubstProcState, SubstrateStateError, SubstrateTrackingError
 from eap.gem300.substrate_tracking import SubstrateTracking
@@ -101,7 +101,9 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _COUNTER_MODULUS: Final = 1 << 32
-_STANDARD_TRIGGERS: Final = ("START", "STOP", "PAUSE", "RESUME", "ABORT")
+_PLC_SLOT: Final = {0: SlotState.EMPTY, 1: SlotState.CORRECTLY_OCCUPIED,
+                    2: SlotState.DOUBLE_SLOTTED, 3: SlotState.CROSS_SLOTTED}
+"""The PLC's slot map bytes (0 empty, 1 occupied, 2 double, 3 cross) as E87 slot states."""
 
 
 class PlcAdapterError(EapError):
@@ -434,7 +436,9 @@ class PlcAdapter:
             carrier = carriers.carrier_at(number)
             if carrier is None or port.proceeded or not port.present:
                 continue
-            if carrier.id_status is CarrierIdStatus.ID_VERIFICATION_OK:
+            slots_ok = binding.slot_map is None or \
+                carrier.slot_map_status is SlotMapStatus.SLOT_MAP_VERIFICATION_OK
+            if carrier.id_status is CarrierIdStatus.ID_VERIFICATION_OK and slots_ok:
                 port.proceeded = True
                 self._actions.append(WriteTags(((binding.proceed, True),), None, 5.0,
                                                ActionKind.PROCEED, str(number)))
@@ -463,15 +467,29 @@ class PlcAdapter:
         if tm.material is not None:
             for number, port in tm.material.ports.items():
                 self._ports[number] = _PortState(number)
-                self._watch(port.present, self._port_watcher(number))
-                for port_node in (port.carrier_id, port.id_read_ok, port.slot_map):
+                watched = [port.present, port.slot_map]
+                if port.id_read_count is not None:  # the ID result is read on the counter
+                    self._watch(port.id_read_count, self._id_counter_watcher(number))
+                    for quiet in (port.carrier_id, port.id_read_ok):
+                        if quiet is not None:
+                            self._watchers.setdefault(quiet, [])
+                else:
+                    watched += [port.carrier_id, port.id_read_ok]
+                for port_node in watched:
                     if port_node is not None:
                         self._watch(port_node, self._port_watcher(number))
             sub = tm.material.substrate
             if sub is not None:
-                for sub_node in (sub.current, sub.location, sub.result):
-                    if sub_node is not None:
-                        self._watch(sub_node, self._substrate_watcher)
+                nodes = [sub.current, sub.location, sub.result]
+                if sub.count is not None:  # one step per increment
+                    for quiet in nodes:
+                        if quiet is not None:
+                            self._watchers.setdefault(quiet, [])
+                    self._watch(sub.count, self._substrate_counter)
+                else:
+                    for sub_node in nodes:
+                        if sub_node is not None:
+                            self._watch(sub_node, self._substrate_watcher)
 
     def _status_watcher(self, name: str, scale: float,
                         offset: float) -> Callable[[Any, list[Any]], None]:
@@ -608,7 +626,15 @@ class PlcAdapter:
             self._port_update(number, old, news)
         return watch
 
-    def _port_update(self, number: int, old: Any, news: list[Any]) -> None:
+    def _id_counter_watcher(self, number: int) -> Callable[[Any, list[Any]], None]:
+        def watch(old: Any, news: list[Any]) -> None:
+            if old is _UNSET or _counter_delta(old, news[-1]) == 0:
+                return
+            self._port_update(number, old, news, id_attempt=True)
+        return watch
+
+    def _port_update(self, number: int, old: Any, news: list[Any], *,
+                     id_attempt: bool = False) -> None:
         """Compare the port's tags with what E87 knows and report the differences."""
         carriers = self.eq.carriers
         binding = self.tag_map.material.ports[number] if self.tag_map.material else None
@@ -616,14 +642,13 @@ class PlcAdapter:
             return
         port = self._ports[number]
         present = bool(self._values.get(binding.present, False))
-        carrier = carriers.carrier_at(number)
         try:
             if present and not port.present:
                 port.present, port.proceeded, port.id_reported = True, False, False
                 self._material(carriers.carrier_placed(number))
             elif not present and port.present:
                 port.present = False
-                if carrier is not None:
+                if carriers.carrier_at(number) is not None:
                     self._material(carriers.carrier_removed(number))
                 return
             if not present:
@@ -634,24 +659,33 @@ class PlcAdapter:
                   if binding.id_read_ok else bool(cid))
             awaiting = carrier is None or (carrier.id_status is CarrierIdStatus.ID_NOT_READ
                                            and not port.id_reported)
-            if awaiting and ok and cid:
-                port.id_reported = True
-                self._material(carriers.id_read(number, cid))
-            elif awaiting and not ok and old is not _UNSET and news and \
-                    binding.carrier_id is not None and cid == "" and \
-                    (news[-1] == "" or news[-1] is False):
-                # the reader answered with nothing: CarrierId written empty, IdReadOk False
-                port.id_reported = True
-                self._material(carriers.id_read_failed(number))
+            counted = binding.id_read_count is not None
+            if awaiting and (id_attempt or not counted):
+                if ok and cid:
+                    port.id_reported = True
+                    self._material(carriers.id_read(number, cid))
+                elif id_attempt:  # the reader tried and read nothing
+                    port.id_reported = True
+                    self._material(carriers.id_read_failed(number))
             carrier = carriers.carrier_at(number)
             if binding.slot_map is not None and carrier is not None and carrier.carrier_id:
                 raw = self._values.get(binding.slot_map)
                 slots = list(raw) if isinstance(raw, (bytes, bytearray, list, tuple)) else []
                 if slots and not carrier.slot_map:
-                    self._material(carriers.slot_map_read(number, [int(s) for s in slots]))
+                    self._material(carriers.slot_map_read(
+                        number, [_PLC_SLOT.get(int(s), SlotState.UNDEFINED) for s in slots]))
         except (E87Error, GemError, ModelError) as exc:
             self._problem(f"material.ports.{number}: {exc}")
         self.after_host_message()
+
+    def _substrate_counter(self, old: Any, news: list[Any]) -> None:
+        if old is _UNSET:
+            return
+        if _counter_delta(old, news[-1]) > 1:
+            self._problem("material.substrate.count: several substrate steps between two "
+                          "samples; the last state is reported")
+        if _counter_delta(old, news[-1]):
+            self._substrate_watcher(old, news)
 
     def _substrate_watcher(self, old: Any, news: list[Any]) -> None:
         sub = self.tag_map.material.substrate if self.tag_map.material else None
@@ -665,13 +699,28 @@ class PlcAdapter:
             return
         try:
             known = _known(tracking, sid)
-            if not known and loc:
-                self._material(tracking.create_substrate(sid, loc, source=loc,
-                                                         destination=loc))
-            elif known and loc and tracking.substrate(sid).location_id != loc:
+            if not known:
+                if loc:
+                    self._material(tracking.create_substrate(sid, loc, source=loc,
+                                                             destination=loc))
+                return
+            substrate = tracking.substrate(sid)
+            if substrate.location_id is None:
+                return  # already gone
+            if not loc:  # the substrate left the equipment
+                try:
+                    self._material(tracking.normal_exit(sid))
+                except SubstrateStateError:
+                    self._material(tracking.remove(sid))
+                return
+            moved = substrate.location_id != loc
+            if moved:
                 self._material(tracking.move(sid, loc))
-            state = tracking.substrate(sid).processing if known else None
-            if result in (1, 2) and state is SubstProcState.NEEDS_PROCESSING:
+            state = tracking.substrate(sid).processing
+            if moved and result not in (1, 2):
+                return
+            if state is SubstProcState.NEEDS_PROCESSING and (
+                    result in (1, 2) or sub.count is not None):
                 self._material(tracking.start_processing(sid))
                 state = SubstProcState.IN_PROCESS
             if result in (1, 2) and state is SubstProcState.IN_PROCESS:
@@ -687,6 +736,13 @@ class PlcAdapter:
     def _problem(self, text: str) -> None:
         self.stats.problems.append(text)
         log.warning("plc_adapter_problem", equipment=self.eq.name, problem=text)
+
+
+def _counter_delta(old: Any, new: Any) -> int:
+    try:
+        return (int(new) - int(old)) % _COUNTER_MODULUS
+    except (TypeError, ValueError):
+        return 0
 
 
 def _known(tracking: SubstrateTracking, sid: str) -> bool:

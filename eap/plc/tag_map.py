@@ -282,6 +282,8 @@ class PortBinding(_Frozen):
     id_read_ok: str | None = None
     slot_map: str | None = None
     proceed: str | None = None
+    id_read_count: str | None = None
+    """Incremented by the PLC after each ID read attempt (makes a failed read visible)."""
 
 
 class SubstrateBinding(_Frozen):
@@ -290,6 +292,8 @@ class SubstrateBinding(_Frozen):
     current: str
     location: str | None = None
     result: str | None = None
+    count: str | None = None
+    """Incremented by the PLC after each substrate step it wrote (steps never merge)."""
 
 
 class MaterialBinding(_Frozen):
@@ -472,7 +476,8 @@ class TagMap(_Frozen):
                 continue
             uses.append(NodeUse(f"{place}.present", port.present, ValueKind.BOOL))
             for field, kind in (("carrier_id", ValueKind.TEXT), ("id_read_ok", ValueKind.BOOL),
-                                ("slot_map", ValueKind.ARRAY), ("proceed", ValueKind.BOOL)):
+                                ("slot_map", ValueKind.ARRAY), ("proceed", ValueKind.BOOL),
+                                ("id_read_count", ValueKind.INTEGER)):
                 node = getattr(port, field)
                 if node is not None:
                     uses.append(NodeUse(f"{place}.{field}", node, kind))
@@ -487,6 +492,9 @@ class TagMap(_Frozen):
                                         ValueKind.TEXT))
                 if sub.result is not None:
                     uses.append(NodeUse("material.substrate.result", sub.result,
+                                        ValueKind.INTEGER))
+                if sub.count is not None:
+                    uses.append(NodeUse("material.substrate.count", sub.count,
                                         ValueKind.INTEGER))
         return errors
 

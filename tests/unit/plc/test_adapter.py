@@ -315,15 +315,69 @@ def test_material_carrier_placed_id_read_and_proceed() -> None:
     carrier = eq.carriers.carrier_at(1)
     assert carrier is not None
     assert carrier.carrier_id == "REEL-7"
+    assert h.adapter.take_actions() == []  # the slot map is not verified yet
     # the coater verifies on its own (no host verification): Proceed goes to the PLC once
+    h.batch(("Port1.SlotMap", b"\x01"))
     actions = h.adapter.take_actions()
     assert [a.kind for a in actions] == [ActionKind.PROCEED]
     assert isinstance(actions[0], WriteTags)
     assert actions[0].writes == (("Coater.Port1.Proceed", True),)
-    h.batch(("Port1.SlotMap", b"\x01"))
-    assert h.adapter.take_actions() == []
     carrier = eq.carriers.carrier_at(1)
     assert carrier is not None
     assert [int(s) for s in carrier.slot_map] == [3]
+    h.batch(("Port1.SlotMap", b"\x01"))
+    assert h.adapter.take_actions() == []
     h.batch(("Port1.CarrierPresent", False))
     assert eq.carriers.carrier_at(1) is None
+
+
+def _counted_map() -> dict[str, Any]:
+    data = convention_tag_map("coater")
+    data["material"]["ports"][1]["id_read_count"] = "Coater.Port1.IdReadCount"
+    data["material"]["substrate"]["count"] = "Coater.Substrate.Count"
+    return data
+
+
+def test_id_read_failure_is_seen_on_the_attempt_counter() -> None:
+    h = AdapterHarness(tag_map=_counted_map())
+    eq = h.equipment
+    _connected(h, ("Port1.CarrierPresent", False), ("Port1.CarrierId", ""),
+               ("Port1.IdReadOk", False), ("Port1.IdReadCount", 0))
+    h.batch(("Port1.CarrierPresent", True))
+    h.batch(("Port1.CarrierId", ""), ("Port1.IdReadOk", False), ("Port1.IdReadCount", 1))
+    assert eq.carriers is not None
+    assert eq.carriers._port(1).unidentified  # CarrierIDReadFail: E87 waits for the host
+    assert not h.adapter.stats.problems
+
+
+def test_id_read_ok_on_the_attempt_counter_not_before() -> None:
+    h = AdapterHarness(tag_map=_counted_map())
+    eq = h.equipment
+    _connected(h, ("Port1.CarrierPresent", True), ("Port1.CarrierId", ""),
+               ("Port1.IdReadOk", False), ("Port1.IdReadCount", 4))
+    h.batch(("Port1.CarrierId", "REEL-1"), ("Port1.IdReadOk", True))
+    assert eq.carriers is not None
+    carrier = eq.carriers.carrier_at(1)
+    assert carrier is None or carrier.carrier_id == ""
+    h.batch(("Port1.IdReadCount", 5))
+    carrier = eq.carriers.carrier_at(1)
+    assert carrier is not None
+    assert carrier.carrier_id == "REEL-1"
+
+
+def test_substrate_steps_on_the_counter() -> None:
+    h = AdapterHarness(tag_map=_counted_map())
+    eq = h.equipment
+    _connected(h, ("Substrate.Count", 0), ("Substrate.Current", ""))
+    tracking = eq.substrates
+    assert tracking is not None
+    h.batch(("Substrate.Current", "R-S01"), ("Substrate.Location", "DIE"),
+            ("Substrate.Result", 0), ("Substrate.Count", 1))
+    assert tracking.substrate("R-S01").location_id == "DIE"
+    h.batch(("Substrate.Location", "DRYER"), ("Substrate.Count", 2))
+    assert tracking.substrate("R-S01").location_id == "DRYER"
+    assert tracking.substrate("R-S01").processing.name == "NEEDS_PROCESSING"
+    h.batch(("Substrate.Count", 3))
+    assert tracking.substrate("R-S01").processing.name == "IN_PROCESS"
+    h.batch(("Substrate.Result", 2), ("Substrate.Count", 4))
+    assert tracking.substrate("R-S01").processing.name == "REJECTED"
