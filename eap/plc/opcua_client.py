@@ -174,8 +174,9 @@ class OpcUaPlcClient:
             PlcConnectError: the PLC cannot be reached (the caller decides whether to retry;
                 :meth:`start_background` retries forever).
         """
-        sub, pending = await self._session(strict=True)
-        self._run_task = asyncio.create_task(self._run(sub, pending), name="plc-session")
+        sub, snapshot = await self._session(strict=True)
+        self._up(snapshot)
+        self._run_task = asyncio.create_task(self._run(sub), name="plc-session")
         self._action_task = asyncio.create_task(self._perform_actions(), name="plc-actions")
 
     async def start_background(self) -> None:
@@ -186,7 +187,7 @@ class OpcUaPlcClient:
             await self.start()
         except PlcConnectError as exc:
             self.adapter.link_lost(str(exc))
-            self._run_task = asyncio.create_task(self._run(None, []), name="plc-session")
+            self._run_task = asyncio.create_task(self._run(None), name="plc-session")
             self._action_task = asyncio.create_task(self._perform_actions(),
                                                     name="plc-actions")
 
@@ -441,7 +442,16 @@ class OpcUaPlcClient:
                     self._mark_lost(f"subscription status {status.name}")
         return out
 
-    async def _run(self, sub: Subscription | None, snapshot: list[TagChange]) -> None:
+    def _up(self, snapshot: list[TagChange]) -> None:
+        self.connects += 1
+        how = "connected" if self.connects == 1 else "reconnected"
+        self.adapter.link_restored(snapshot, how)
+        self._connected.set()
+        self._log.info("plc_link_up", how=how, nodes=len(self._nodes))
+        self._on_change()
+        self.kick()
+
+    async def _run(self, sub: Subscription | None) -> None:
         backoff = self.settings.min_backoff
         while True:
             if sub is None:
@@ -453,17 +463,12 @@ class OpcUaPlcClient:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.settings.max_backoff)
                     continue
+                self._up(snapshot)
             backoff = self.settings.min_backoff
-            self.connects += 1
-            how = "connected" if self.connects == 1 else "reconnected"
-            self.adapter.link_restored(snapshot, how)
-            self._connected.set()
-            self._log.info("plc_link_up", how=how, nodes=len(self._nodes))
-            self._on_change()
-            self.kick()
             await self._consume(sub)
             self._connected.clear()
             self.adapter.link_lost(self._lost_reason or "connection lost")
+            self._log.warning("plc_link_down", reason=self._lost_reason)
             self._on_change()
             sub = None
             await self._close()
