@@ -39,7 +39,11 @@ from eap.bridge.topics import Topics
 from eap.gem.model import EquipmentModel
 from eap.gem.standard import with_gem_standard
 from eap.gem300.standard import with_gem300_standard
-from eap.runtime.config import EapConfig
+from eap.hsms.parameters import ConnectMode
+from eap.plc.equipment import PlcEquipment
+from eap.plc.link_status import with_plc_link
+from eap.plc.tag_map import load_tag_map
+from eap.runtime.config import EapConfig, EquipmentConfig
 from eap.runtime.health import HealthServer, Metrics
 from eap.runtime.supervisor import EquipmentLink, LinkSettings, Supervisor
 
@@ -98,17 +102,22 @@ class Eap:
         self.metrics = Metrics()
         self.topics = Topics(config.uns.prefix)
         # one merged model per distinct model, shared by its equipment (models are frozen)
-        merged: dict[str, EquipmentModel] = {}
+        # (a PLC equipment's model also holds the PLC link variables: keyed apart)
+        merged: dict[tuple[str, bool], EquipmentModel] = {}
         for e in config.equipment:
-            if e.model not in merged:
-                merged[e.model] = host_model(e.equipment_model)
-        self.models = {e.id: merged[e.model] for e in config.equipment}
+            key = (e.model, e.plc is not None)
+            if key not in merged:
+                merged[key] = host_model(with_plc_link(e.equipment_model) if e.plc is not None
+                                         else e.equipment_model)
+        self.models = {e.id: merged[(e.model, e.plc is not None)] for e in config.equipment}
         self._metrics_port = config.metrics.port if metrics_port is None else metrics_port
         self.outbox: Outbox | None = None
         self.client: MqttClient | None = None
         self.publisher: Publisher | None = None
         self.northbound: UnsNorthbound | None = None
         self.supervisor: Supervisor | None = None
+        self.plc_equipment: dict[str, PlcEquipment] = {}
+        """The PLC-driven equipment this EAP serves (``plc:`` entries), by id."""
         self.commands: CommandService | None = None
         self.health: HealthServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,6 +151,12 @@ class Eap:
         self.northbound = UnsNorthbound(self.topics, self.outbox, self.state_dir)
         links = []
         for entry in cfg.equipment:
+            if entry.plc is not None:
+                link = await self._start_plc(entry.id, entry)
+                if link is not None:
+                    links.append(EquipmentLink(entry.id, self.models[entry.id], link,
+                                               self.northbound, self.metrics))
+                continue
             assert entry.hsms is not None
             h = entry.hsms
             links.append(EquipmentLink(
@@ -163,6 +178,29 @@ class Eap:
         log.info("eap_started", equipment=len(links), broker=f"{cfg.mqtt.host}:{cfg.mqtt.port}",
                  prefix=str(cfg.uns.prefix), state_dir=str(self.state_dir),
                  outbox_pending=self.outbox.stats().depth)
+
+    async def _start_plc(self, equipment_id: str, entry: EquipmentConfig) -> LinkSettings | None:
+        """Start a PLC equipment; the link settings to bridge it (``None``: not bridged).
+
+        Without ``serve_hsms`` its GEM is served on a free loopback port and bridged like
+        native equipment; with it, that port is the plant GEM host's (E30: one host per
+        equipment) and the equipment is not bridged (docs/retrofit.md).
+        """
+        assert entry.plc is not None
+        serve = entry.plc.serve_hsms
+        plc = PlcEquipment(entry.equipment_model, load_tag_map(entry.plc.tag_map),
+                           name=equipment_id, state_dir=self.state_dir / "plc",
+                           host=serve.host if serve is not None else "127.0.0.1",
+                           port=serve.port if serve is not None else 0,
+                           device_id=serve.session_id if serve is not None else 0)
+        await plc.start()
+        self.plc_equipment[equipment_id] = plc
+        if serve is not None:
+            log.info("plc_equipment_served", equipment=equipment_id, port=plc.port,
+                     bridged=False, reason="serve_hsms: the port belongs to the plant host")
+            return None
+        return LinkSettings(host="127.0.0.1", port=plc.port, device_id=0,
+                            mode=ConnectMode.ACTIVE)
 
     def readiness(self) -> list[str]:
         """Why the EAP is not ready (empty: ready)."""
@@ -218,6 +256,9 @@ class Eap:
             await self.commands.stop()
         if self.supervisor is not None:
             await self.supervisor.stop()
+        for plc in self.plc_equipment.values():
+            await plc.stop()
+        self.plc_equipment.clear()
         if self.publisher is not None:
             await self._drain(2.0)
             await self.publisher.stop()

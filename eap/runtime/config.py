@@ -55,6 +55,8 @@ __all__ = [
     "MqttConfig",
     "MqttProtocol",
     "OutboxConfig",
+    "PlcConfig",
+    "ServeHsmsConfig",
     "TlsConfig",
     "UnsConfig",
     "default_state_dir",
@@ -220,6 +222,26 @@ class HsmsConfig(_Section):
                               linktest=self.linktest)
 
 
+class ServeHsmsConfig(_Section):
+    """An HSMS passive port a PLC equipment serves to an existing GEM host."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    session_id: int = Field(default=0, ge=0, le=32767)
+
+
+class PlcConfig(_Section):
+    """A PLC retrofitted as GEM equipment through the OPC UA adapter (``eap.plc``).
+
+    Without ``serve_hsms`` the EAP serves the equipment on an internal loopback HSMS port and
+    bridges it to MQTT like native equipment; with it, the port belongs to the plant's GEM host
+    and the equipment is not bridged (E30: one host per equipment; docs/retrofit.md).
+    """
+
+    tag_map: FilePath
+    serve_hsms: ServeHsmsConfig | None = None
+
+
 _EQUIPMENT_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 _LOADED: contextvars.ContextVar[dict[str, EquipmentModel] | None] = contextvars.ContextVar(
@@ -231,14 +253,14 @@ equipment of four models reads and validates four model files, not 200 (~0.1 s e
 class EquipmentConfig(_Section):
     """One equipment: its id on the MES side, its model, how to reach it.
 
-    Exactly one of ``hsms`` and ``plc`` (reserved for the OPC UA adapter, not available
-    yet) is given.
+    Exactly one of ``hsms`` (native GEM equipment) and ``plc`` (a PLC through the OPC UA
+    adapter; its tag map is loaded and checked against the model here) is given.
     """
 
     id: Annotated[str, Field(pattern=_EQUIPMENT_ID)]
     model: str = Field(min_length=1, description="a model of equipment_models, or a path")
     hsms: HsmsConfig | None = None
-    plc: dict[str, Any] | None = None
+    plc: PlcConfig | None = None
     _model: EquipmentModel | None = PrivateAttr(default=None)
 
     @field_validator("model")
@@ -260,7 +282,17 @@ class EquipmentConfig(_Section):
     @model_validator(mode="after")
     def _link(self) -> EquipmentConfig:
         if self.plc is not None:
-            raise ValueError("plc: the PLC (OPC UA) adapter is not available yet; use hsms")
+            if self.hsms is not None:
+                raise ValueError("give hsms or plc, not both")
+            from eap.plc.link_status import with_plc_link
+            from eap.plc.tag_map import load_tag_map, TagMapError
+            from eap.runtime.app import host_model
+
+            try:
+                load_tag_map(self.plc.tag_map, host_model(with_plc_link(self.equipment_model)))
+            except (TagMapError, ModelError) as exc:
+                raise ValueError(f"plc.tag_map: {exc}") from None
+            return self
         if self.hsms is None:
             raise ValueError("hsms: required (how the EAP reaches the equipment)")
         return self
@@ -356,7 +388,7 @@ def _messages(exc: ValidationError) -> list[str]:
 
 
 def _relative_models(data: dict[str, Any], base: Path) -> None:
-    """Model paths relative to the config file's directory."""
+    """Model and tag map paths relative to the config file's directory."""
     equipment = data.get("equipment")
     if not isinstance(equipment, list):
         return
@@ -365,6 +397,10 @@ def _relative_models(data: dict[str, Any], base: Path) -> None:
             model = entry["model"]
             if model.endswith((".yaml", ".yml")) and not Path(model).is_absolute():
                 entry["model"] = str(base / model)
+        plc = entry.get("plc") if isinstance(entry, dict) else None
+        if isinstance(plc, dict) and isinstance(plc.get("tag_map"), str) and \
+                not Path(plc["tag_map"]).is_absolute():
+            plc["tag_map"] = str(base / plc["tag_map"])
 
 
 def load_config(path: str | Path) -> EapConfig:

@@ -157,9 +157,9 @@ def test_equipment_errors_name_the_entry(write: Any) -> None:
     assert errors_of(write(data)) == ["equipment[2]: hsms: required (how the EAP reaches the "
                                       "equipment)"]
     data["equipment"][2] = {"id": "X-1", "model": "base", "hsms": {"port": 5003},
-                            "plc": {"endpoint": "opc.tcp://127.0.0.1:4840"}}
+                            "plc": {"tag_map": "absent.yaml"}}
     (error,) = errors_of(write(data))
-    assert error.startswith("equipment[2]: plc: the PLC (OPC UA) adapter is not available")
+    assert error.startswith("equipment[2].plc.tag_map: Path does not point to a file")
     data["equipment"][2] = {"id": "BASE-01", "model": "base", "hsms": {"port": 5003}}
     assert errors_of(write(data)) == ["equipment[2].id: 'BASE-01' is already equipment[0]"]
     data["equipment"][2] = {"id": "X-1", "model": "base", "hsms": {"port": 5001}}
