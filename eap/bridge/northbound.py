@@ -49,6 +49,7 @@ from eap.bridge.payloads import (
     AlarmPayload,
     CommandReply,
     Envelope,
+    event_payload_json,
     EventPayload,
     make_id,
     material_payload,
@@ -120,8 +121,13 @@ class UnsNorthbound:
     async def report(self, equipment: str, model: EquipmentModel, report: HostReport) -> None:
         """An S6F11, S5F1 or S6F1 of ``equipment``, durable on return."""
         async with self._lock(equipment):
-            payload = report_payload(report, model, self.sequences.next(equipment),
-                                     sml=self.sml)
+            seq = self.sequences.next(equipment)
+            if isinstance(report, EventReport):  # the per-event path: no model object
+                body = event_payload_json(report, model, seq, sml=self.sml)
+                await self._put_bytes(equipment, self.topics.event(equipment, report.name),
+                                      body, TopicKind.EVENT, _source(report))
+                return
+            payload = report_payload(report, model, seq, sml=self.sml)
             match payload:
                 case EventPayload():
                     kind, topic = TopicKind.EVENT, self.topics.event(equipment, payload.name)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import enum
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, UTC
@@ -53,7 +54,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
 )
-from pydantic_core import core_schema, CoreSchema
+from pydantic_core import core_schema, CoreSchema, to_json
 from typing_extensions import TypeAliasType
 
 from eap.gem.host import AlarmReport, EventReport, HostReport, to_python, TraceReport
@@ -111,6 +112,7 @@ __all__ = [
     "alarm_payload",
     "carrier_payload",
     "event_payload",
+    "event_payload_json",
     "format_ts",
     "gateway_status_payload",
     "json_value",
@@ -583,13 +585,36 @@ COMMAND_REQUESTS: Final[Mapping[CommandName, type[CommandRequest]]] = {
 # --- builders ---------------------------------------------------------------------------------
 
 
+class _Clock:
+    """``format_ts`` of the current time, with the text up to the second cached.
+
+    ``datetime.now(UTC)`` and ``strftime`` per payload were a measurable part of building an
+    event payload; the second changes rarely at hundreds of events per second.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        t = time.time()
+        second = int(t)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}{min(999, int((t - second) * 1000)):03d}Z"
+
+
+_clock = _Clock()
+
+
 def _stamp(equipment: str, seq: int, ts: datetime | None,
            token: str | None) -> dict[str, Any]:
     return {
         "id": make_id(equipment, seq, token),
         "equipment": equipment,
         "seq": seq,
-        "ts": format_ts(ts if ts is not None else datetime.now(UTC)),
+        "ts": format_ts(ts) if ts is not None else _clock.now(),
     }
 
 
@@ -630,6 +655,34 @@ def event_payload(report: EventReport, model: EquipmentModel, seq: int, *,
         units=_units(model, report.values),
         unresolved=list(report.unresolved),
     )
+
+
+def event_payload_json(report: EventReport, model: EquipmentModel, seq: int, *,
+                       ts: datetime | None = None, token: str | None = None,
+                       sml: bool = False) -> bytes:
+    """``event_payload(...).model_dump_json()``, byte for byte, without building the model.
+
+    The per-event path: the fields are the ones :func:`event_payload` validates, made from
+    the host's resolved report (``json_value`` gives JSON data), in the model's field
+    order, serialised by the same serializer (``pydantic_core.to_json``). Skipping the
+    model's validation and construction halves the cost of a payload; the tests hold
+    the two equal and check the result against the published JSON Schema.
+
+    Args: as :func:`event_payload`.
+    """
+    raw = report.raw
+    stamp = _stamp(report.equipment, seq, ts, token)
+    stamp["type"] = "event"
+    stamp["source"] = {"message": raw.name, "ceid": report.ceid,
+                       "rptids": list(report.reports), "event": None,
+                       "sml": _sml(raw, sml)}
+    stamp["ceid"] = report.ceid
+    stamp["name"] = report.name
+    stamp["dataid"] = report.dataid
+    stamp["values"] = {k: json_value(v) for k, v in report.values.items()}
+    stamp["units"] = _units(model, report.values)
+    stamp["unresolved"] = list(report.unresolved)
+    return to_json(stamp)
 
 
 def alarm_payload(report: AlarmReport, model: EquipmentModel, seq: int, *,

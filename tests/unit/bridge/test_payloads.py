@@ -17,6 +17,7 @@ from eap.bridge.payloads import (
     alarm_payload,
     carrier_payload,
     event_payload,
+    event_payload_json,
     format_ts,
     gateway_status_payload,
     json_value,
@@ -258,6 +259,32 @@ def test_any_report_values_give_a_valid_payload(values: list[Item], seq: int) ->
     assert _finite(data["values"])
     assert json.loads(json.dumps(data)) == data
     assert len(data["values"]) == len(values)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_items, max_size=5), st.integers(0, 2**31), st.booleans(), st.booleans())
+def test_event_payload_json_is_the_model_json(values: list[Item], seq: int, sml: bool,
+                                              known: bool) -> None:
+    # the per-event path skips the model: its bytes must be the model's, for any values,
+    # named or not, with and without the SML line
+    vids = tuple(range(9000, 9000 + len(values)))
+    report = resolve_event_report(MODEL, {1: vids} if known else {},
+                                  s6f11(values, ceid=3100, rptid=1), "C1")
+    fast = event_payload_json(report, MODEL, seq, ts=TS, token="t0", sml=sml)
+    assert fast == event_payload(report, MODEL, seq, ts=TS, token="t0",
+                                 sml=sml).model_dump_json().encode()
+    assert_valid("event", fast.decode())
+
+
+def test_event_payload_json_stamps_the_current_utc_time() -> None:
+    report = resolve_event_report(MODEL, {3100: (2100, 2101)},
+                                  s6f11([A("R"), F8(1.0)]), "C1")
+    before = datetime.now(UTC).replace(microsecond=0)
+    data = assert_valid("event", event_payload_json(report, MODEL, 3).decode())
+    after = datetime.now(UTC)
+    stamped = datetime.strptime(data["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= stamped <= after
+    assert re.fullmatch(r"C1-3-[0-9a-f]{10}", data["id"])
 
 
 def test_public_names_exist() -> None:
