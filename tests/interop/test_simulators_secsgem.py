@@ -21,6 +21,8 @@ Where secsgem 0.3.0 cannot do a part, the test does it another way (docs/interop
   side that the reports were defined, linked and enabled.
 * ``send_process_program`` returns ACKC7 as a plain integer; secsgem has no recipe schema
   of its own, so the out-of-bounds text is built here from the model's schema.
+* secsgem keeps no E87/E90 state: the carrier and substrate events are not subscribed here
+  (our ``Gem300Host`` follows them in ``tests/integration/test_equipment_simulator``).
 
 Every secsgem call runs in a daemon thread under a bound; each test body runs under
 ``asyncio.timeout``.
