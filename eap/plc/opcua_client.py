@@ -118,6 +118,8 @@ def _plain(value: Any) -> Any:
 def _fits(kind: ValueKind, value: Any) -> bool:
     if kind is ValueKind.ANY:
         return True
+    if isinstance(value, (list, tuple)) and kind is not ValueKind.ARRAY:
+        return all(_fits(kind, v) for v in value)  # an array of the variable's format
     if kind is ValueKind.BOOL:
         return isinstance(value, bool)
     if kind is ValueKind.INTEGER:
