@@ -293,3 +293,36 @@ async def test_tls_to_mosquitto(tmp_path: Path, require_tool: RequireTool) -> No
             await untrusted.close()
     finally:
         broker.stop()
+
+
+def test_coalescing_socket_reads_once_and_writes_on_flush() -> None:
+    import socket
+
+    from eap.bridge.mqtt_client import _CoalescingSocket
+
+    a, b = socket.socketpair()
+    try:
+        a.setblocking(False)
+        wrapped = _CoalescingSocket(a)
+        b.sendall(b"\x40\x02\x00\x01" * 3)  # three PUBACKs
+        got = [wrapped.recv(1), wrapped.recv(1), wrapped.recv(2)]
+        assert got == [b"\x40", b"\x02", b"\x00\x01"]
+        assert wrapped.pending() == 8  # the other two, from the same read
+        assert wrapped.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x01"
+        with pytest.raises(BlockingIOError):
+            wrapped.recv(1)
+        assert wrapped.send(b"ab") == 2
+        assert wrapped.send(bytearray(b"cd")) == 2
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(10)  # nothing sent before the flush
+        assert wrapped.flush()
+        b.setblocking(True)
+        assert b.recv(10) == b"abcd"
+        wrapped.send(b"bye")
+        wrapped.close()  # what paho queued last (DISCONNECT) still goes out
+        assert b.recv(10) == b"bye"
+        assert wrapped.fileno() == -1
+    finally:
+        a.close()
+        b.close()
