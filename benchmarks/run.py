@@ -17,6 +17,9 @@ Benchmarks, in order:
     End to end: N GEM equipment -> ``eap run`` (durable outbox) -> Mosquitto QoS 1 -> an MES
     subscriber, N = 50 and 200: sustained events/s, latency at 1,000 events/s, RSS per
     equipment, CPU per process, completeness (``benchmarks.e2e``; needs ``mosquitto``).
+``plc``
+    OPC UA PLC adapter: tag notifications/s into GEM events and MQTT messages, against
+    asyncua alone (``benchmarks.plc``; the MQTT run needs ``mosquitto``).
 
 Options: ``--quick`` for shorter runs, ``--only NAME`` (repeatable) to run a subset,
 ``--skip-secsgem`` to leave out the baseline of the HSMS benchmarks.
@@ -30,7 +33,7 @@ import importlib.util
 import time
 from collections.abc import Callable
 
-from benchmarks import e2e, gem, hsms, mqtt
+from benchmarks import e2e, gem, hsms, mqtt, plc
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -60,12 +63,17 @@ def _e2e(args: argparse.Namespace) -> None:
     e2e.run(e2e.options_from(args))
 
 
+def _plc(args: argparse.Namespace) -> None:
+    plc.run(plc.options_from(args))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "codec": _codec,
     "hsms": _hsms,
     "gem": _gem,
     "mqtt": _mqtt,
     "e2e": _e2e,
+    "plc": _plc,
 }
 
 

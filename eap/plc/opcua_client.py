@@ -342,8 +342,10 @@ class OpcUaPlcClient:
 
     async def _subscribe(self, client: Client) -> tuple[Subscription, list[TagChange]]:
         tm = self.tag_map
+        # publishing interval = the sampling interval (0: report every change, published
+        # every 20 ms)
         sub = await client.create_subscription(
-            tm.sampling_interval_ms, None, queue_maxsize=self.settings.queue_size,
+            tm.sampling_interval_ms or 20.0, None, queue_maxsize=self.settings.queue_size,
             overflow=OverflowPolicy.DISCONNECT)
         read_nodes = self.adapter.nodes()
         deadbands = {sv.node: sv.deadband for sv in tm.status_variables.values()
