@@ -33,8 +33,12 @@ topic, correlation data, user properties) are sent only on MQTT 5 connections.
 ``reconnect_max`` seconds), until :meth:`MqttClient.close`. After a connection that lasted
 10 s or more the first reconnect is immediate; one dropped sooner keeps backing off.
 
-**Flow control.** At most ``max_inflight`` QoS 1/2 publishes are outstanding; further
-publishes wait for a free slot. paho's own queue is never used.
+**Flow control.** At most ``max_inflight`` QoS 1/2 publishes are outstanding, and on an
+MQTT 5 connection no more than the broker's Receive Maximum (CONNACK property; Mosquitto
+advertises its ``max_inflight_messages``, 20 by default), which MQTT 5 forbids a client to
+exceed; MQTT 3.1.1 has no such property and ``max_inflight`` alone applies.
+:attr:`MqttClient.send_quota` is the limit of the current connection. Further publishes
+wait for a free slot. paho's own queue is never used.
 """
 
 from __future__ import annotations
@@ -331,7 +335,7 @@ class MqttClient:
         self._fallback_confirmed = self._fallback
         self._protocol: MqttProtocol | None = None
         self._paho: paho.Client | None = None
-        self._window = asyncio.Semaphore(settings.max_inflight)
+        self._window = _SendQuota(settings.max_inflight)
         self._inflight: dict[int, tuple[str, asyncio.Future[None]]] = {}
         self._subacks: dict[int, asyncio.Future[None]] = {}
         self._subscriptions: list[Subscription] = []
@@ -399,6 +403,12 @@ class MqttClient:
     def is_connected(self) -> bool:
         """True between a successful CONNACK (subscriptions restored) and the disconnect."""
         return self._connected.is_set()
+
+    @property
+    def send_quota(self) -> int:
+        """Most QoS 1/2 publishes in flight on this connection: ``max_inflight``, or the
+        broker's MQTT 5 Receive Maximum when smaller."""
+        return self._window.limit
 
     @property
     def in_flight(self) -> int:
@@ -673,6 +683,11 @@ class MqttClient:
         if client is not self._paho or connack is None or connack.done():
             return
         if not reason_code.is_failure:
+            receive_maximum = getattr(properties, "ReceiveMaximum", None)
+            quota = self.settings.max_inflight
+            if isinstance(receive_maximum, int) and receive_maximum > 0:
+                quota = min(quota, receive_maximum)
+            self._window.set_limit(quota)
             connack.set_result(None)
         elif reason_code.value == _UNSUPPORTED_PROTOCOL:
             connack.set_exception(_ProtocolRefused())
@@ -807,6 +822,32 @@ class MqttClient:
             loop.remove_reader(sock)
         with contextlib.suppress(ValueError, OSError):
             loop.remove_writer(sock)
+
+
+class _SendQuota:
+    """A counting gate whose limit can change (a new connection, a new Receive Maximum)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._free = asyncio.Event()
+        self._free.set()
+
+    async def acquire(self) -> None:
+        while self.used >= self.limit:
+            self._free.clear()
+            await self._free.wait()
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        if self.used < self.limit:
+            self._free.set()
+
+    def set_limit(self, limit: int) -> None:
+        self.limit = limit
+        if self.used < limit:
+            self._free.set()
 
 
 class _CoalescingSocket:

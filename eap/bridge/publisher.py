@@ -73,7 +73,9 @@ class Publisher:
     Args:
         outbox: the durable outbox.
         client: a started :class:`MqttClient`.
-        window: most publishes in flight (at most the client's ``max_inflight``).
+        window: most publishes in flight (at most the client's ``max_inflight``, and at
+            most its :attr:`~eap.bridge.mqtt_client.MqttClient.send_quota`: the broker's
+            MQTT 5 Receive Maximum).
         batch: most records read from the outbox at once.
         retry_delay: seconds before retrying after the broker refused a publish.
     """
@@ -168,10 +170,11 @@ class Publisher:
                         await self._sleep_until_woken(cursor)
                         continue
                     cursor = ahead[-1].seq
-                if len(self._inflight) >= self.window:
+                window = min(self.window, self.client.send_quota)
+                if len(self._inflight) >= window:
                     await self._sleep_until_woken(None)
                     continue
-                while ahead and len(self._inflight) < self.window and self._failure is None:
+                while ahead and len(self._inflight) < window and self._failure is None:
                     await self._send(ahead.popleft())
         finally:
             await self._settle()

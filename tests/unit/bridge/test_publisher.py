@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,30 @@ async def test_acks_only_acknowledged_and_resends_from_the_oldest_after_a_drop(
         await publisher.stop()
 
 
+async def test_window_follows_the_brokers_receive_maximum(outbox: Outbox) -> None:
+    client = ScriptedClient()
+    await outbox.put_many(_records(12))
+    publisher = Publisher(outbox, client, window=10)
+    client._window.set_limit(4)  # what a CONNACK with Receive Maximum 4 sets
+    client.up.set()
+    await publisher.start()
+    try:
+        await _until(outbox, lambda: len(client.open) == 4)
+        for _ in range(20):  # and no further, however long it runs
+            await outbox.pending(limit=1)
+        assert len(client.open) == 4
+        client.acknowledge(4)
+        await _until(outbox, lambda: len(client.open) == 4)
+        client._window.set_limit(20)  # a reconnect to a broker that allows more
+        client.acknowledge(4)
+        await _until(outbox, lambda: len(client.open) == 4)  # the last four; window 10
+        client.acknowledge()
+        await _until(outbox, lambda: _depth_is_zero(outbox))
+        assert publisher.stats().acked == 12
+    finally:
+        await publisher.stop()
+
+
 async def _depth_is_zero(outbox: Outbox) -> bool:
     return await _depth(outbox) == 0
 
@@ -161,3 +186,25 @@ async def test_new_records_are_picked_up_while_idle(outbox: Outbox) -> None:
         assert client.sent == [b"late"]
     finally:
         await publisher.stop()
+
+
+class _ConnackProperties:
+    def __init__(self, receive_maximum: int | None) -> None:
+        if receive_maximum is not None:
+            self.ReceiveMaximum = receive_maximum
+
+
+@pytest.mark.parametrize(("receive_maximum", "quota"), [(20, 20), (65535, 100), (None, 100)])
+async def test_client_send_quota_is_the_connacks_receive_maximum_when_smaller(
+    receive_maximum: int | None, quota: int,
+) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    client = MqttClient(MqttSettings(max_inflight=100))
+    client._connack = asyncio.get_running_loop().create_future()
+    no_paho: Any = None  # the client has not connected: its paho client is None
+    properties: Any = _ConnackProperties(receive_maximum)
+    client._on_connect(no_paho, None, None, ReasonCode(PacketTypes.CONNACK), properties)
+    assert client._connack.done()
+    assert client.send_quota == quota
