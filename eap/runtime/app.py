@@ -84,7 +84,7 @@ def mqtt_settings(config: EapConfig, will_topic: str, will_payload: bytes) -> Mq
         host=m.host, port=m.port, client_id=m.client_id, username=m.username,
         password=password.get_secret_value() if password is not None else None, tls=tls,
         keepalive=m.keepalive, will=LastWill(will_topic, will_payload, 1, True),
-        protocol=m.protocol.value,
+        protocol=m.protocol.value, max_inflight=m.max_inflight,
     )
 
 
@@ -146,7 +146,8 @@ class Eap:
         self.client = MqttClient(mqtt_settings(cfg, gateway_topic,
                                                self._gateway_payload("offline")))
         await self.client.start()
-        self.publisher = Publisher(self.outbox, self.client)
+        self.publisher = Publisher(self.outbox, self.client,
+                                   window=cfg.mqtt.max_inflight)
         await self.publisher.start()
         self.northbound = UnsNorthbound(self.topics, self.outbox, self.state_dir)
         links = []

@@ -128,6 +128,9 @@ class MqttConfig(_Section):
                            min_length=1, max_length=128)
     keepalive: int = Field(default=60, ge=5, le=65535)
     protocol: MqttProtocol = MqttProtocol.AUTO
+    max_inflight: int = Field(default=100, ge=1, le=65535)
+    """Most QoS 1 publishes awaiting PUBACK; on MQTT 5 also at most the broker's Receive
+    Maximum (Mosquitto: ``max_inflight_messages``, 20 unless raised)."""
 
     @field_validator("protocol", mode="before")
     @classmethod
