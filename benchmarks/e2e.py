@@ -471,6 +471,7 @@ class E2eOptions:
     paho_messages: int = 20_000
     secsgem: bool = True
     profile: Path | None = None
+    inflight: int = 1000
 
 
 @dataclass(slots=True)
@@ -490,13 +491,15 @@ class SizeResult:
 
 
 class _Broker:
-    def __init__(self, directory: Path, executable: str) -> None:
+    def __init__(self, directory: Path, executable: str, inflight: int) -> None:
         with socket.socket() as s:
             s.bind((_ADDR, 0))
             self.port = int(s.getsockname()[1])
         conf = directory / "mosquitto.conf"
         conf.write_text(f"listener {self.port} {_ADDR}\nallow_anonymous true\n"
-                        "persistence false\nmax_queued_messages 0\nlog_type error\n")
+                        "persistence false\nmax_queued_messages 0\nlog_type error\n"
+                        # MQTT 5 Receive Maximum in its CONNACK (default 20)
+                        f"max_inflight_messages {inflight}\n")
         self.proc = subprocess.Popen([executable, "-c", str(conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -553,9 +556,10 @@ class _EapProcess:
 
 
 def _write_config(directory: Path, line: str, port: int, model: Path,
-                  ports: Sequence[int]) -> Path:
+                  ports: Sequence[int], inflight: int = 100) -> Path:
     config = {
-        "mqtt": {"host": _ADDR, "port": port, "client_id": f"eap-bench-{line}"},
+        "mqtt": {"host": _ADDR, "port": port, "client_id": f"eap-bench-{line}",
+                 "max_inflight": inflight},
         "uns": {**_UNS, "line": line},
         "state_dir": str(directory / f"state-{line}"),
         "logging": {"level": "INFO", "json": True},
@@ -606,7 +610,7 @@ def _run_size(opts: E2eOptions, n: int, directory: Path, broker: _Broker, mes: _
     eap: _EapProcess | None = None
     try:
         ports = eq.recv()
-        config = _write_config(directory, line, broker.port, model, ports)
+        config = _write_config(directory, line, broker.port, model, ports, opts.inflight)
         profile = None if opts.profile is None else opts.profile / f"eap-{line}.prof"
         eap = _EapProcess(config, directory / f"eap-{line}.log", profile)
         t0 = time.monotonic()
@@ -756,14 +760,15 @@ def run(opts: E2eOptions) -> list[SizeResult]:
     results: list[SizeResult] = []
     _say(f"end-to-end S6F11 -> EAP (durable outbox FULL) -> Mosquitto QoS 1 -> MES: "
          f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, all processes on "
-         f"{_ADDR}")
+         f"{_ADDR}; publishes in flight: EAP max_inflight and Mosquitto "
+         f"max_inflight_messages {opts.inflight}")
     with tempfile.TemporaryDirectory(prefix="eap-bench-e2e-") as tmp:
         directory = Path(tmp)
         model = directory / "tick.yaml"
         model.write_text(_MODEL_YAML)
         if opts.profile is not None:
             opts.profile.mkdir(parents=True, exist_ok=True)
-        broker = _Broker(directory, executable)
+        broker = _Broker(directory, executable, opts.inflight)
         mes = _Child(_mes_main, broker.port)
         try:
             if not mes.recv(15):
@@ -844,6 +849,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=None, help="length of each timed run")
     p.add_argument("--window", type=int, default=4, help="outstanding reports per equipment")
     p.add_argument("--rate", type=float, default=1000.0, help="offered events/s (latency)")
+    p.add_argument("--inflight", type=int, default=1000,
+                   help="EAP mqtt.max_inflight and Mosquitto max_inflight_messages")
     p.add_argument("--skip-secsgem", action="store_true", help="leave out secsgem")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="run the EAP under cProfile, write DIR/eap-nN.prof, print the top")
@@ -865,6 +872,7 @@ def options_from(args: argparse.Namespace) -> E2eOptions:
         paho_messages=5_000 if quick else 20_000,
         secsgem=not quick and not getattr(args, "skip_secsgem", False),
         profile=args.profile if own else None,
+        inflight=int(args.inflight) if own else 1000,
     )
 
 
