@@ -357,7 +357,13 @@ class PlcAdapter:
     # --- host commands (through PlcGemEquipment) ------------------------------------------
 
     def host_command(self, req: RemoteCommandRequest) -> HostCommandAck:
-        """A remote command in ON-LINE REMOTE: HCACK now, the PLC does the rest."""
+        """A remote command in ON-LINE REMOTE: HCACK now, the PLC does the rest.
+
+        While the PLC link is down every command is refused HCACK 2 (cannot perform now).
+        """
+        if not self.connected:
+            self.eq._note(f"{req.name} refused: no link to the PLC")
+            return HostCommandAck.CANNOT_PERFORM_NOW
         if req.name == "PP-SELECT":
             return self._pp_select(str(req.values.get("PPID", "")))
         binding = self.tag_map.remote_commands.get(req.name)

@@ -234,8 +234,17 @@ def test_a_trigger_the_state_forbids_is_refused_without_reaching_the_plc() -> No
     assert h.adapter.take_actions() == []
 
 
+def test_commands_are_refused_while_the_plc_link_is_down() -> None:
+    h = AdapterHarness()
+    _connected(h, ("State", 4))
+    h.adapter.link_lost("gone")
+    assert h.equipment._execute(_req("START")) == HostCommandAck.CANNOT_PERFORM_NOW
+    assert h.adapter.take_actions() == []
+
+
 def test_model_command_arguments_in_order() -> None:
     h = AdapterHarness()
+    _connected(h)
     assert h.equipment._execute(_req("PURGE_DIE", PurgeTime=30)) == 4
     (action,) = h.adapter.take_actions()
     assert action == CallMethod("Coater.Cmd.PURGE_DIE", (30,), 5.0, ActionKind.COMMAND,
@@ -246,6 +255,7 @@ def test_unbound_model_command_is_invalid() -> None:
     data = convention_tag_map("coater")
     del data["remote_commands"]["PURGE_DIE"]
     h = AdapterHarness(tag_map=data)
+    _connected(h)
     assert h.equipment._execute(_req("PURGE_DIE", PurgeTime=30)) == \
         HostCommandAck.INVALID_COMMAND
 
@@ -288,6 +298,7 @@ def test_pp_select_downloads_then_selects_then_reports() -> None:
 def test_pp_select_refused_by_the_plc_selects_nothing() -> None:
     h = AdapterHarness()
     eq = h.equipment
+    _connected(h)
     eq.recipes.store("ANODE-A", RECIPE)
     eq._execute(_req("PP-SELECT", PPID="ANODE-A"))
     (download,) = h.adapter.take_actions()
@@ -299,6 +310,7 @@ def test_pp_select_refused_by_the_plc_selects_nothing() -> None:
 
 def test_pp_select_unknown_recipe() -> None:
     h = AdapterHarness()
+    _connected(h)
     assert h.equipment._execute(_req("PP-SELECT", PPID="NOPE")) == \
         HostCommandAck.PARAMETER_INVALID
     assert h.adapter.take_actions() == []
