@@ -1,14 +1,15 @@
 """PLC adapter benchmark: OPC UA tag notifications/s turned into GEM events and MQTT messages.
 
-``python -m benchmarks.plc [--quick] [--seconds S]`` (or ``python -m benchmarks.run --only
-plc``). Loopback only.
+``python -m benchmarks.plc [--quick] [--seconds S] [--rate N]`` (or ``python -m
+benchmarks.run --only plc``). Loopback only.
 
 A load PLC (an asyncua server in a child process, so the measured client has a core of its
 own on a 2-core machine) serves ``Coater.Event.DiePurged.Count`` and the event's three data
 tags (the coater model's ``DiePurged``: PurgeTime U2, PurgedVolume F8, PurgedAfterLength F8)
-and, once told to go, writes data then counter as fast as it can for ``seconds`` (4 tag
-writes per event), straight into its address space, yielding to its event loop every 50
-events so its publish loop runs. Each run starts a fresh server process.
+and, once told to go, writes data then counter as fast as it can (or ``--rate`` events/s)
+for ``seconds`` (4 tag writes per event), straight into its address space, yielding to its
+event loop every 50 events so its publish loop runs; an event's four writes carry one source
+timestamp, as a PLC's would. Each run starts a fresh server process.
 
 Three consumers, one per run, each in this process:
 
@@ -41,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any, Final
@@ -63,6 +65,8 @@ class PlcOptions:
     seconds: float = 10.0
     warm: float = 1.0
     mqtt: bool = True
+    rate: float = 0.0
+    """Events/s the load PLC writes (0: as fast as it can)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +93,13 @@ def _node(name: str) -> str:
 # --- the load PLC (child process) ------------------------------------------------------------
 
 def _serve(port: int, ready: MpEvent, go: MpEvent, stop: MpEvent,
-           seconds: float, result: Any) -> None:
+           seconds: float, rate: float, result: Any) -> None:
     logging.getLogger("asyncua").setLevel(logging.ERROR)
-    asyncio.run(_serve_async(port, ready, go, stop, seconds, result))
+    asyncio.run(_serve_async(port, ready, go, stop, seconds, rate, result))
 
 
 async def _serve_async(port: int, ready: MpEvent, go: MpEvent, stop: MpEvent,
-                       seconds: float, result: Any) -> None:
+                       seconds: float, rate: float, result: Any) -> None:
     from asyncua import ua
     from asyncua.server.server import Server
     from asyncua.ua.attribute_ids import AttributeIds
@@ -122,17 +126,25 @@ async def _serve_async(port: int, ready: MpEvent, go: MpEvent, stop: MpEvent,
     write = server.iserver.aspace.write_attribute_value
     value = AttributeIds.Value
     count = 0
-    end = loop.time() + seconds
+    start = loop.time()
+    end = start + seconds
+    chunk = 50 if rate <= 0 else max(1, int(rate / 100))
     while loop.time() < end:
-        for _ in range(50):
+        if rate > 0:  # paced: the next chunk when the schedule says so
+            due = start + count / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+        for _ in range(chunk):
             count += 1
+            now = ua.DateTime.now(UTC)  # a PLC stamps an event's data and counter alike
             for name, vt in types.items():
                 if name == "Count":
                     continue
                 v: Any = (count % 600) if vt is ua.VariantType.UInt16 else (count % 1000) * 0.5
-                await write(ids[name], value, ua.DataValue(ua.Variant(v, vt)))
-            await write(ids["Count"], value,
-                        ua.DataValue(ua.Variant(count % (1 << 32), ua.VariantType.UInt32)))
+                await write(ids[name], value, ua.DataValue(ua.Variant(v, vt),
+                                                           SourceTimestamp=now))
+            await write(ids["Count"], value, ua.DataValue(
+                ua.Variant(count % (1 << 32), ua.VariantType.UInt32), SourceTimestamp=now))
         await asyncio.sleep(0)
     result.value = count
     await loop.run_in_executor(None, stop.wait)
@@ -142,13 +154,14 @@ async def _serve_async(port: int, ready: MpEvent, go: MpEvent, stop: MpEvent,
 class _LoadPlc:
     """The load server process: start, wait ready, go, read how many events it wrote."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, rate: float = 0.0) -> None:
         ctx = mp.get_context("spawn")
         self.port = _free_port()
         self.ready, self.go, self.stop_flag = ctx.Event(), ctx.Event(), ctx.Event()
         self.result = ctx.Value("q", 0)
         self.proc = ctx.Process(target=_serve, args=(self.port, self.ready, self.go,
-                                                     self.stop_flag, seconds, self.result),
+                                                     self.stop_flag, seconds, rate,
+                                                     self.result),
                                 daemon=True)
         self.proc.start()
         if not self.ready.wait(30):
@@ -197,7 +210,7 @@ async def _asyncua_alone(opts: PlcOptions) -> RunResult:
     from asyncua.client.client import Client
     from asyncua.common.subscription import DataChangeEvent
 
-    plc = _LoadPlc(opts.seconds)
+    plc = _LoadPlc(opts.seconds, opts.rate)
     try:
         client = Client(f"opc.tcp://{_ADDR}:{plc.port}/eap/plc/")
         await client.connect()
@@ -234,7 +247,7 @@ async def _adapter_gem(opts: PlcOptions) -> RunResult:
     from eap.runtime.app import host_model
     from equipment_models import load_model
 
-    plc = _LoadPlc(opts.seconds)
+    plc = _LoadPlc(opts.seconds, opts.rate)
     try:
         model = load_model("coater")
         params = HsmsParameters(t3=30.0, linktest=None)
@@ -265,7 +278,7 @@ async def _adapter_mqtt(opts: PlcOptions, broker_port: int, directory: Path) -> 
     from eap.runtime.app import Eap
     from eap.runtime.config import load_config
 
-    plc = _LoadPlc(opts.seconds)
+    plc = _LoadPlc(opts.seconds, opts.rate)
     try:
         (directory / "map.yaml").write_text(yaml.safe_dump(_tag_map(plc.port)))
         (directory / "eap.yaml").write_text(yaml.safe_dump({
@@ -337,7 +350,8 @@ def run(opts: PlcOptions) -> list[RunResult]:
 
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    _say(f"plc: load PLC writes {_EVENT} (3 data tags + counter) as fast as it can for "
+    pace = "as fast as it can" if opts.rate <= 0 else f"at {opts.rate:,.0f} events/s"
+    _say(f"plc: load PLC writes {_EVENT} (3 data tags + counter) {pace} for "
          f"{opts.seconds:.0f} s per consumer, child process; rates over the last "
          f"{opts.seconds - opts.warm:.0f} s")
     results = [asyncio.run(_asyncua_alone(opts)), asyncio.run(_adapter_gem(opts))]
@@ -366,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="short runs")
     p.add_argument("--seconds", type=float, default=None, help="load per consumer")
     p.add_argument("--no-mqtt", action="store_true", help="leave out the eap run/MQTT run")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="events/s the load PLC writes (default 0: as fast as it can)")
     return p
 
 
@@ -373,8 +389,10 @@ def options_from(args: argparse.Namespace) -> PlcOptions:
     """Options from parsed arguments (also those of ``benchmarks.run``)."""
     quick = bool(getattr(args, "quick", False))
     seconds = getattr(args, "seconds", None)
+    own = hasattr(args, "no_mqtt")  # our parser; benchmarks.run's options are the HSMS ones
     return PlcOptions(seconds=float(seconds) if seconds else (4.0 if quick else 10.0),
-                      warm=1.0, mqtt=not getattr(args, "no_mqtt", False))
+                      warm=1.0, mqtt=not getattr(args, "no_mqtt", False),
+                      rate=float(args.rate) if own else 0.0)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,13 +7,15 @@ role the host talks to) and the OPC UA shell (``eap.plc.opcua_client``), which i
 the shell hands it batches of :class:`TagChange` (node as written in the tag map, value as a
 plain Python value, source time, quality) and performs the :data:`Action` objects it asks for.
 
-**A batch is applied in two passes.** First every good value of the batch is stored (the
-latest value of each node), then the triggers are evaluated, node by node in the order the
-nodes first appear. An event's data variables are therefore read *after* the whole batch is
-stored: data the PLC wrote before incrementing the counter (the address-space convention)
-arrives in the same batch or an earlier one, never later, so an event never carries half-old
-data. The shell delivers one subscription publish (all its data changes) as one batch, and
-the full re-read after a reconnect as one batch.
+**A batch is applied in source-time order.** The shell delivers one subscription publish as
+one batch (and the full re-read after a reconnect as one). OPC UA groups a publish by
+monitored item, so the core re-orders it by each change's source timestamp -- a trigger after
+data of the same instant -- and applies it one change at a time, evaluating each trigger with
+the data values as they stood at that instant. Data the PLC writes before moving the trigger
+(the address-space convention) is therefore attached to its own event, and data already
+written for the next event is not. A batch in which some change has no source time is applied
+in two passes instead: every value first (the latest per node), then the triggers in the
+order their nodes first appear; an event then sees the data of the whole batch.
 
 **Counters.** A counter trigger fires its event once per increment, modulo 2**32 (UInt32
 wrap). When the counter moved by *n* > 1 between two values the adapter saw (several events
@@ -269,6 +271,7 @@ class PlcAdapter:
         self._state_table = (tag_map.processing_state.table()
                              if tag_map.processing_state is not None else {})
         self._build_watchers()
+        self._triggers = {ev.trigger.node for ev in tag_map.events.values()}
         equipment.adapter = self
         self._link_alid = next(a.id for a in self.model.alarms if a.name == ALARM_LINK_LOST)
         self.eq.set_sv(SV_LINK_STATE, 0)
@@ -279,20 +282,59 @@ class PlcAdapter:
         """Every node whose values the adapter needs (the shell subscribes to them)."""
         return list(self._watchers)
 
+    def event_nodes(self) -> set[str]:
+        """The event triggers and their data nodes (the shell queues every change of these)."""
+        out: set[str] = set()
+        for ev in self.tag_map.events.values():
+            out.add(ev.trigger.node)
+            out.update(ev.data.values())
+        return out
+
     def apply(self, changes: Iterable[TagChange]) -> None:
-        """One batch of value changes (one subscription publish, or a full re-read)."""
+        """One batch of value changes (one subscription publish, or a full re-read).
+
+        When every change carries its source time, the batch is applied in source-time order
+        (a trigger after data of the same instant), one change at a time; otherwise all
+        values first, then the triggers (see the module).
+        """
+        batch = list(changes)
+        bad_before = len(self._bad)
+        if batch and all(ch.source_time is not None for ch in batch):
+            batch.sort(key=self._time_order)
+            for ch in batch:
+                if self._take(ch):
+                    old = self._values.get(ch.node, _UNSET)
+                    self._values[ch.node] = ch.value
+                    for watcher in self._watchers.get(ch.node, ()):
+                        watcher(old, [ch.value])
+        else:
+            self._two_pass(batch)
+        if len(self._bad) != bad_before:
+            self.eq.set_sv(SV_BAD_TAGS, len(self._bad))
+        self._on_change()
+
+    def _time_order(self, ch: TagChange) -> tuple[datetime, bool]:
+        assert ch.source_time is not None
+        return ch.source_time, ch.node in self._triggers
+
+    def _take(self, ch: TagChange) -> bool:
+        """Count the change; a bad one marks its node and is not used."""
+        self.stats.notifications += 1
+        if not ch.good:
+            if ch.node not in self._bad:
+                self._bad.add(ch.node)
+                self._problem(f"{ch.node}: bad quality, keeping the last good value "
+                              f"{self._values.get(ch.node)!r}")
+            return False
+        self._bad.discard(ch.node)
+        return True
+
+    def _two_pass(self, batch: list[TagChange]) -> None:
         order: list[str] = []
         history: dict[str, tuple[Any, list[Any]]] = {}
-        bad_before = len(self._bad)
-        for ch in changes:
-            self.stats.notifications += 1
-            if not ch.good:
-                if ch.node not in self._bad:
-                    self._bad.add(ch.node)
-                    self._problem(f"{ch.node}: bad quality, keeping the last good value "
-                                  f"{self._values.get(ch.node)!r}")
+        for ch in batch:
+            if not self._take(ch):
                 continue
-            self._bad.discard(ch.node)
             if ch.node not in history:
                 order.append(ch.node)
                 history[ch.node] = (self._values.get(ch.node, _UNSET), [])
@@ -302,9 +344,6 @@ class PlcAdapter:
             old, news = history[node]
             for watcher in self._watchers.get(node, ()):
                 watcher(old, news)
-        if len(self._bad) != bad_before:
-            self.eq.set_sv(SV_BAD_TAGS, len(self._bad))
-        self._on_change()
 
     def link_lost(self, reason: str) -> None:
         """The OPC UA session dropped (the shell reconnects)."""

@@ -15,12 +15,14 @@ where the model wants a number ...) fails the start with :class:`~eap.plc.tag_ma
 naming every entry at fault. Each written node's data type is remembered so writes carry the
 PLC's type (UInt16 stays UInt16), and each method's input argument types likewise.
 
-**Subscription.** One subscription (publishing interval = the map's sampling interval), one
-monitored item per node the adapter reads (absolute deadband filter where the map gives
-one), in asyncua's iterator mode: the publish loop puts a whole publish into the queue
-without yielding, so the consumer, when it wakes, drains everything queued and hands it to the
-core as **one batch**. The first notification of every item (the server sends the current
-value when an item is created) makes the initial snapshot; it goes to
+**Subscription.** One subscription (publishing interval = the map's sampling interval, 20 ms
+when it is 0), one monitored item per node the adapter reads (absolute deadband filter where
+the map gives one; a server-side queue of 1,000 changes for event triggers and their data, so
+every change of those arrives with its source timestamp, 1 for the rest), in asyncua's
+iterator mode: the publish loop puts a whole publish into the queue without yielding, so the
+consumer, when it wakes, drains everything queued and hands it to the core as **one
+batch**, which the core orders by source time. The first notification of every item (the
+server sends the current value when an item is created) makes the initial snapshot; it goes to
 :meth:`~eap.plc.adapter.PlcAdapter.link_restored` as one batch once every item has reported
 (or is read explicitly after ``snapshot_timeout``), so reconnects compare a coherent re-read
 with what was seen before.
@@ -73,6 +75,9 @@ log = structlog.get_logger(__name__)
 APPLICATION_URI: Final = "urn:eap:plc-adapter"
 """The client's application URI (in its certificate)."""
 _ACK_POLL: Final = 0.02
+_EVENT_QUEUE: Final = 1000
+"""Server-side queue of an event trigger's or data tag's monitored item (changes kept
+between two publishes; beyond it the oldest are dropped and the counters still count)."""
 
 
 class PlcConnectError(EapError):
@@ -352,6 +357,7 @@ class OpcUaPlcClient:
                      if sv.deadband is not None}
         event_nodes = {ev.trigger.node for ev in tm.events.values()
                        if ev.trigger.kind == "opcua_event"}
+        queued = self.adapter.event_nodes()
         requests = []
         texts: list[str] = []
         for text in read_nodes:
@@ -365,9 +371,11 @@ class OpcUaPlcClient:
                 mfilter.Trigger = ua.DataChangeTrigger.StatusValue
                 mfilter.DeadbandType = ua.DeadbandType.Absolute
                 mfilter.DeadbandValue = float(deadbands[text] or 0.0)
+            # every change of an event's trigger and data is queued (in order, per item);
+            # the latest value is enough for the rest
             requests.append(sub._make_monitored_item_request(
-                node, AttributeIds.Value, mfilter, 1, ua.MonitoringMode.Reporting,
-                ua.Double(tm.sampling_interval_ms)))
+                node, AttributeIds.Value, mfilter, _EVENT_QUEUE if text in queued else 1,
+                ua.MonitoringMode.Reporting, ua.Double(tm.sampling_interval_ms)))
             texts.append(text)
         results = await sub.create_monitored_items(requests) if requests else []
         errors = [f"{text}: cannot be monitored ({r.name})" for text, r in

@@ -3,6 +3,7 @@ word, quality, reconnect, and commands turned into actions."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, UTC
 from typing import Any
 
 import pytest
@@ -393,3 +394,31 @@ def test_substrate_steps_on_the_counter() -> None:
     assert tracking.substrate("R-S01").processing.name == "IN_PROCESS"
     h.batch(("Substrate.Result", 2), ("Substrate.Count", 4))
     assert tracking.substrate("R-S01").processing.name == "REJECTED"
+
+
+def _at(h: AdapterHarness, ms: int, node: str, value: Any) -> TagChange:
+    return TagChange(f"{h.st}.{node}", value, datetime(2026, 1, 1, tzinfo=UTC)
+                     + timedelta(milliseconds=ms))
+
+
+def test_timed_batch_attaches_each_event_its_own_data() -> None:
+    # OPC UA groups a publish by item: all SegmentIds, then all counts; the source times
+    # give the order back, and the next event's data (already written) stays out
+    h = AdapterHarness()
+    _connected(h, (f"{SEG}.Count", 0), (f"{SEG}.SegmentId", ""))
+    h.batch(_at(h, 1, f"{SEG}.SegmentId", "S1"), _at(h, 3, f"{SEG}.SegmentId", "S2"),
+            _at(h, 5, f"{SEG}.SegmentId", "S3"),
+            _at(h, 1, f"{SEG}.Count", 1), _at(h, 3, f"{SEG}.Count", 2))
+    fired = h.take()
+    assert [f.data["SegmentId"] for f in fired] == ["S1", "S2"]
+    h.batch(_at(h, 5, f"{SEG}.Count", 3))
+    (ev,) = h.take()
+    assert ev.data["SegmentId"] == "S3"
+
+
+def test_untimed_batch_reads_the_whole_batch() -> None:
+    h = AdapterHarness()
+    _connected(h, (f"{SEG}.Count", 0))
+    h.batch((f"{SEG}.Count", 1), (f"{SEG}.SegmentId", "late"))
+    (ev,) = h.take()
+    assert ev.data["SegmentId"] == "late"

@@ -3,6 +3,9 @@ the events fired equal the counter increments the adapter could see."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime, timedelta, UTC
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,37 +24,45 @@ steps = st.lists(st.tuples(st.sampled_from(["inc", "twice", "bad", "outage"]),
 
 
 @settings(max_examples=150, deadline=None)
-@given(start=st.integers(min_value=0, max_value=0xFFFFFFFF), steps=steps)
-def test_events_fired_equal_counter_increments(start: int, steps: list[tuple[str, int]]) -> None:
+@given(start=st.integers(min_value=0, max_value=0xFFFFFFFF), steps=steps, timed=st.booleans())
+def test_events_fired_equal_counter_increments(start: int, steps: list[tuple[str, int]],
+                                               timed: bool) -> None:
+    clock = itertools.count()
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def change(node: str, value: object, good: bool = True) -> TagChange:
+        at = base + timedelta(microseconds=next(clock)) if timed else None
+        return TagChange(node, value, at, good)
+
     h = AdapterHarness()
     counter = start
-    h.adapter.link_restored([TagChange(COUNT, counter)], "connected")
+    h.adapter.link_restored([change(COUNT, counter)], "connected")
     h.take()
     expected = 0
     for kind, n in steps:
         if kind == "inc":
             counter = (counter + n) % (1 << 32)
-            h.adapter.apply([TagChange(DATA, f"S{counter}"), TagChange(COUNT, counter)])
+            h.adapter.apply([change(DATA, f"S{counter}"), change(COUNT, counter)])
             expected += n
         elif kind == "twice":
             first = (counter + n) % (1 << 32)
             counter = (first + 1) % (1 << 32)
-            h.adapter.apply([TagChange(COUNT, first), TagChange(COUNT, counter)])
+            h.adapter.apply([change(COUNT, first), change(COUNT, counter)])
             expected += n + 1
         elif kind == "bad":
             counter = (counter + n) % (1 << 32)
-            h.adapter.apply([TagChange(COUNT, counter, good=False)])
+            h.adapter.apply([change(COUNT, counter, good=False)])
             expected += n  # seen with the next good value
         else:
             h.adapter.link_lost("test")
             counter = (counter + n) % (1 << 32)
-            h.adapter.link_restored([TagChange(DATA, f"S{counter}"), TagChange(COUNT, counter)])
+            h.adapter.link_restored([change(DATA, f"S{counter}"), change(COUNT, counter)])
     # a final good value settles what a bad one hid
-    h.adapter.apply([TagChange(COUNT, counter)])
+    h.adapter.apply([change(COUNT, counter)])
     fired = [f for f in h.take() if f.name == "SegmentCoated"]
     outage_total = sum(n for kind, n in steps if kind == "outage")
     assert len(fired) == expected + outage_total
-    # the last firing of each batch carries that batch's data, never another's
+    # an event with data carries the data written for it (``S<counter>``), never another's
     for f in fired:
         if f.data:
             assert f.data["SegmentId"].startswith("S")
