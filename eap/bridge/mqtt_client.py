@@ -779,7 +779,10 @@ class MqttClient:
         if threading.get_ident() == self._loop_thread:
             fn()
         else:
-            loop.call_soon_threadsafe(fn)
+            # paho's Client.__del__ closes its socket when collected, possibly after the
+            # loop closed: then nothing is watched any more and there is nothing to do
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(fn)
 
     def _watch_read(self, client: paho.Client, sock: Any) -> None:
         loop = self._loop
