@@ -78,14 +78,27 @@ class GemEquipmentServer:
         self._pump = asyncio.create_task(self._run(), name=f"gem-pump-{self.equipment.name}")
 
     async def stop(self) -> None:
-        """Separate, stop, persist."""
+        """Separate, stop, persist.
+
+        Nothing spoolable is lost on the way down: transactions still in flight fail with
+        the session and their messages go to the spool (their callbacks run before the
+        spool closes), and messages still queued are offered to the spool too.
+        """
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
             self._pump = None
         await self.session.stop()
-        self.equipment.close()
+        for _ in range(100):  # let the failed transactions' callbacks run (bounded)
+            if not self._in_flight:
+                break
+            await asyncio.sleep(0)
+        eq = self.equipment
+        for out in eq.take_outgoing():
+            if out.spoolable:
+                eq.offer_to_spool(out)
+        eq.close()
 
     async def __aenter__(self) -> GemEquipmentServer:
         await self.start()

@@ -462,7 +462,12 @@ async def test_equipment_link_dropped_and_equipment_restarted_under_load_loses_n
                 await restarted.start()
                 async with asyncio.timeout(WAIT):
                     await asyncio.gather(*producers)
-                await mes.until(all_arrived(mes, line), timeout=DELIVERY_WAIT)
+                try:
+                    await mes.until(all_arrived(mes, line), timeout=DELIVERY_WAIT)
+                except TimeoutError:
+                    missing = {s.name: (len(s.sent), sorted(set(s.sent) - mes.reels(s.name))[:10])
+                               for s in line}
+                    raise AssertionError(f"not delivered: {missing}") from None
             connects = eap.metrics.registry.get_sample_value
             for s in (separated, restarted):
                 assert (connects("eap_equipment_connects_total", {"equipment": s.name})
