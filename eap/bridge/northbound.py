@@ -13,9 +13,11 @@ trace), E87/E90 object change and status change of an equipment it
 3. writes it to the durable outbox and returns only when it is committed.
 
 The supervisor calls it before acknowledging to the equipment, so an event the equipment
-was told "received" is on disk. One equipment's payloads are built and written under a
-per-equipment lock, so their ``seq`` order is their outbox order, which the publisher
-keeps on the wire.
+was told "received" is on disk. A payload's ``seq`` is taken and its record queued to the
+outbox with no await in between, so one equipment's ``seq`` order is its outbox order,
+which the publisher keeps on the wire; the wait for the commit comes after, so many reports
+of one equipment (HSMS lets it have several S6F11 open) share one group commit instead of
+waiting for one commit each.
 
 An event report (S6F11) with a DATAID other than 0 is written with its digest (stream,
 function and body bytes, DATAID included) as the record's ``source``. An equipment that
@@ -90,102 +92,107 @@ class UnsNorthbound:
         self.sequences = Sequences(state_dir)
         self.sml = sml
         self.full_timeout = full_timeout
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._equipment: set[str] = set()
 
-    def _lock(self, equipment: str) -> asyncio.Lock:
-        lock = self._locks.get(equipment)
-        if lock is None:
-            lock = self._locks[equipment] = asyncio.Lock()
-        return lock
+    def _next_seq(self, equipment: str) -> int:
+        self._equipment.add(equipment)
+        return self.sequences.next(equipment)
 
-    async def _put(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind,
-                   source: bytes | None = None) -> None:
-        await self._put_bytes(equipment, topic,
-                              payload.model_dump_json().encode(), kind,
-                              source)
-
-    async def _put_bytes(self, equipment: str, topic: str, body: bytes,
-                         kind: TopicKind, source: bytes | None = None) -> None:
+    def _submit(self, equipment: str, topic: str, body: bytes, kind: TopicKind,
+                source: bytes | None = None) -> tuple[NewRecord, asyncio.Future[list[int]]]:
+        """Queue one record now. Called right after its ``seq`` was taken, with no await
+        between: the outbox order of one equipment's records is their ``seq`` order."""
         record = NewRecord(topic, body, 1, kind.retained, equipment, source)
-        deadline = time.monotonic() + self.full_timeout
+        return record, self.outbox.submit_many([record])
+
+    async def _durable(self, submitted: tuple[NewRecord, asyncio.Future[list[int]]]) -> None:
+        """Wait until the record is committed. Many records of one equipment wait at once
+        (one group commit serves them all); a full outbox is retried until ``full_timeout``
+        (a record stored after such a retry may follow records with higher ``seq``)."""
+        record, future = submitted
+        try:
+            await future
+            return
+        except OutboxFullError:
+            deadline = time.monotonic() + self.full_timeout
         while True:
+            await asyncio.sleep(_FULL_POLL)
             try:
                 await self.outbox.put_many([record])
                 return
             except OutboxFullError:
                 if time.monotonic() >= deadline:
-                    log.error("outbox_full_report_refused", equipment=equipment, topic=topic)
+                    log.error("outbox_full_report_refused", equipment=record.key,
+                              topic=record.topic)
                     raise
-                await asyncio.sleep(_FULL_POLL)
+
+    def _envelope(self, equipment: str, topic: str, payload: Envelope, kind: TopicKind,
+                  source: bytes | None = None) -> tuple[NewRecord, asyncio.Future[list[int]]]:
+        return self._submit(equipment, topic, payload.model_dump_json().encode(), kind, source)
 
     async def report(self, equipment: str, model: EquipmentModel, report: HostReport) -> None:
         """An S6F11, S5F1 or S6F1 of ``equipment``, durable on return."""
-        async with self._lock(equipment):
-            seq = self.sequences.next(equipment)
-            if isinstance(report, EventReport):  # the per-event path: no model object
-                body = event_payload_json(report, model, seq, sml=self.sml)
-                await self._put_bytes(equipment, self.topics.event(equipment, report.name),
-                                      body, TopicKind.EVENT, _source(report))
-                return
-            payload = report_payload(report, model, seq, sml=self.sml)
-            match payload:
-                case EventPayload():
-                    kind, topic = TopicKind.EVENT, self.topics.event(equipment, payload.name)
-                case AlarmPayload():
-                    kind, topic = TopicKind.ALARM, self.topics.alarm(equipment, payload.name)
-                case TracePayload():
-                    kind = TopicKind.TRACE
-                    topic = self.topics.trace(equipment, payload.trid)
-            await self._put(equipment, topic, payload, kind, _source(report))
+        seq = self._next_seq(equipment)
+        if isinstance(report, EventReport):  # the per-event path: no model object
+            body = event_payload_json(report, model, seq, sml=self.sml)
+            await self._durable(self._submit(
+                equipment, self.topics.event(equipment, report.name), body, TopicKind.EVENT,
+                _source(report)))
+            return
+        payload = report_payload(report, model, seq, sml=self.sml)
+        match payload:
+            case EventPayload():
+                kind, topic = TopicKind.EVENT, self.topics.event(equipment, payload.name)
+            case AlarmPayload():
+                kind, topic = TopicKind.ALARM, self.topics.alarm(equipment, payload.name)
+            case TracePayload():
+                kind = TopicKind.TRACE
+                topic = self.topics.trace(equipment, payload.trid)
+        await self._durable(self._envelope(equipment, topic, payload, kind, _source(report)))
 
     async def material(self, equipment: str, change: MaterialChange) -> None:
         """An E87/E90 object of ``equipment`` changed, durable on return."""
-        async with self._lock(equipment):
-            payload = material_payload(equipment, change, self.sequences.next(equipment))
-            if isinstance(change, LoadPortView):
-                kind, topic = TopicKind.PORT, self.topics.port(equipment, change.port_id)
-            elif isinstance(change, CarrierView):
-                kind = TopicKind.CARRIER
-                topic = self.topics.carrier(equipment, change.carrier_id)
-            else:
-                kind = TopicKind.SUBSTRATE
-                topic = self.topics.substrate(equipment, change.substrate_id)
-            await self._put(equipment, topic, payload, kind)
+        payload = material_payload(equipment, change, self._next_seq(equipment))
+        if isinstance(change, LoadPortView):
+            kind, topic = TopicKind.PORT, self.topics.port(equipment, change.port_id)
+        elif isinstance(change, CarrierView):
+            kind = TopicKind.CARRIER
+            topic = self.topics.carrier(equipment, change.carrier_id)
+        else:
+            kind = TopicKind.SUBSTRATE
+            topic = self.topics.substrate(equipment, change.substrate_id)
+        await self._durable(self._envelope(equipment, topic, payload, kind))
 
     async def status(self, status: EquipmentStatus) -> None:
         """The equipment's status changed (retained on its ``status`` topic)."""
         equipment = status.equipment
-        async with self._lock(equipment):
-            payload = status_payload(status, self.sequences.next(equipment))
-            await self._put(equipment, self.topics.status(equipment), payload,
-                            TopicKind.STATUS)
+        payload = status_payload(status, self._next_seq(equipment))
+        await self._durable(self._envelope(equipment, self.topics.status(equipment), payload,
+                                           TopicKind.STATUS))
 
     async def put_reply(self, equipment: str, topic: str, reply: CommandReply) -> bytes:
         """Write a command reply in the equipment's order; returns the bytes written.
 
-        The reply gets its ``seq`` (and ``id``) here, under the equipment's lock, so that it
-        takes its place among the events written while the command ran.
+        The reply gets its ``seq`` (and ``id``) here, when it is written, so that it takes
+        its place among the events written while the command ran.
         """
-        async with self._lock(equipment):
-            seq = self.sequences.next(equipment)
-            stamped = reply.model_copy(update={"seq": seq, "id": make_id(equipment, seq)})
-            body = stamped.model_dump_json().encode()
-            await self._put_bytes(equipment, topic, body, TopicKind.COMMAND_REPLY)
-            return body
+        seq = self._next_seq(equipment)
+        stamped = reply.model_copy(update={"seq": seq, "id": make_id(equipment, seq)})
+        body = stamped.model_dump_json().encode()
+        await self._durable(self._submit(equipment, topic, body, TopicKind.COMMAND_REPLY))
+        return body
 
     async def recipe_downloaded(self, equipment: str, model: EquipmentModel, ppid: str,
                                 body: Mapping[str, Any]) -> None:
         """A recipe the MES downloaded was accepted (published on ``recipe/{ppid}``)."""
-        async with self._lock(equipment):
-            payload = recipe_payload(equipment, model, self.sequences.next(equipment),
-                                     ppid=ppid, change="downloaded", body=body,
-                                     message="S7F3")
-            await self._put(equipment, self.topics.recipe(equipment, ppid), payload,
-                            TopicKind.RECIPE)
+        payload = recipe_payload(equipment, model, self._next_seq(equipment),
+                                 ppid=ppid, change="downloaded", body=body, message="S7F3")
+        await self._durable(self._envelope(equipment, self.topics.recipe(equipment, ppid),
+                                           payload, TopicKind.RECIPE))
 
     def last_seq(self) -> Mapping[str, int]:
         """The last sequence number given per equipment (for logs and tests)."""
-        return {eq: self.sequences.last(eq) for eq in self._locks}
+        return {eq: self.sequences.last(eq) for eq in self._equipment}
 
 
 def _source(report: HostReport) -> bytes | None:

@@ -369,16 +369,26 @@ class Outbox:
             OutboxFullError: they do not all fit; none was written.
             OutboxError: the write failed; none was written.
         """
+        return await self.submit_many(records)
+
+    def submit_many(self, records: Sequence[NewRecord]) -> asyncio.Future[list[int]]:
+        """:meth:`put_many` in two halves: queue the records now (their order among all
+        puts is fixed on return), and return the future of their ids, done once committed.
+
+        Raises:
+            ValueError, TypeError: a malformed record (nothing is queued).
+        """
         for r in records:
             if r.qos not in (0, 1, 2):
                 raise ValueError(f"qos must be 0, 1 or 2, not {r.qos}")
             if not isinstance(r.payload, bytes | bytearray):
                 raise TypeError(f"payload must be bytes, not {type(r.payload).__name__}")
-        if not records:
-            return []
         future: asyncio.Future[list[int]] = self._submit_future()
+        if not records:
+            future.set_result([])
+            return future
         self._requests.put(_Put(records, future))
-        return await future
+        return future
 
     async def ack(self, seqs: Sequence[int]) -> int:
         """Remove records (the broker acknowledged them); returns how many were present.
