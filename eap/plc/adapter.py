@@ -60,6 +60,20 @@ processing state stays what the PLC last showed). The shell then reconnects and 
 full re-read as one batch to :meth:`PlcAdapter.link_restored`: counters, edges, alarms and the
 state word are compared with what was seen before the outage (so events the counters show are
 fired, none are invented), then the alarm is cleared and ``PlcLinkState`` is 1.
+
+**Baselines across a restart.** :meth:`PlcAdapter.baselines` gives the last value of every
+counter trigger and alarm word; the shell persists it and hands it back to
+:meth:`PlcAdapter.restore_baselines` before the first read after an EAP restart, so the first
+read is compared with it exactly as after a reconnect (events the PLC counted meanwhile are
+fired, up to ``max_counter_jump``). Alarms follow their bit whenever GEM shows otherwise
+(alarm states are not persisted by GEM: the first read sets what is set).
+
+**Two GEM interfaces.** One PLC may drive two adapters (``eap.plc.interfaces``): both see the
+same values and both take commands. Only the one with ``writes_proceed`` (the plant host's
+interface) writes E87 ``Proceed``; the other only mirrors its verification
+(:meth:`PlcAdapter.mirror_proceed`) and its accepted recipe selection
+(:meth:`PlcAdapter.mirror_recipe_selected`). A PP-SELECT is refused (HCACK 2) while a peer's
+recipe handshake is under way.
 """
 
 from __future__ import annotations
@@ -250,11 +264,14 @@ class PlcAdapter:
         tag_map: the tag map, already checked against the model (``TagMap.bind``).
         max_counter_jump: a larger counter jump is a counter reset (nothing fired).
         on_change: called after anything moved the equipment (the shell kicks its pump).
+        writes_proceed: this interface's E87 verification is written to the PLC (``Proceed``);
+            ``False``: it only observes (another interface verifies).
     """
 
     def __init__(self, equipment: PlcGemEquipment, tag_map: TagMap, *,
                  max_counter_jump: int = 10_000,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None,
+                 writes_proceed: bool = True) -> None:
         self.eq = equipment
         self.model: EquipmentModel = equipment.model
         self.tag_map = tag_map
@@ -264,6 +281,9 @@ class PlcAdapter:
         self._bad: set[str] = set()
         self._actions: list[Action] = []
         self._pending_select: str | None = None
+        self.writes_proceed = writes_proceed
+        self.peers: list[PlcAdapter] = []
+        """Adapters of the same PLC (other GEM interfaces): one recipe handshake at a time."""
         self.connected = False
         self.stats = _Counters()
         self._watchers: dict[str, list[Callable[[Any, list[Any]], None]]] = {}
@@ -272,6 +292,9 @@ class PlcAdapter:
                              if tag_map.processing_state is not None else {})
         self._build_watchers()
         self._triggers = {ev.trigger.node for ev in tag_map.events.values()}
+        self._baseline_nodes = frozenset(
+            {ev.trigger.node for ev in tag_map.events.values() if ev.trigger.kind == "counter"}
+            | {al.node for al in tag_map.alarms.values() if al.bit is not None})
         equipment.adapter = self
         self._link_alid = next(a.id for a in self.model.alarms if a.name == ALARM_LINK_LOST)
         self.eq.set_sv(SV_LINK_STATE, 0)
@@ -344,6 +367,26 @@ class PlcAdapter:
             old, news = history[node]
             for watcher in self._watchers.get(node, ()):
                 watcher(old, news)
+
+    def baselines(self) -> dict[str, int]:
+        """The last value seen of every counter trigger and alarm word (to persist)."""
+        out: dict[str, int] = {}
+        for node in self._baseline_nodes:
+            value = self._values.get(node, _UNSET)
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[node] = value
+        return out
+
+    def restore_baselines(self, values: Mapping[str, Any]) -> None:
+        """Counter and alarm word values persisted by a previous run (before the first read).
+
+        Nodes the tag map no longer holds as counters or alarm words, and values that are not
+        integers, are ignored.
+        """
+        for node, value in values.items():
+            if node in self._baseline_nodes and isinstance(value, int) \
+                    and not isinstance(value, bool) and node not in self._values:
+                self._values[node] = value
 
     def link_lost(self, reason: str) -> None:
         """The OPC UA session dropped (the shell reconnects)."""
@@ -438,7 +481,8 @@ class PlcAdapter:
         if binding is None:
             self.eq._note("PP-SELECT: the tag map has no recipe handshake")
             return HostCommandAck.CANNOT_PERFORM_NOW
-        if self._pending_select is not None:
+        if self._pending_select is not None or any(p._pending_select for p in self.peers):
+            self.eq._note(f"PP-SELECT {ppid}: a recipe handshake with the PLC is under way")
             return HostCommandAck.CANNOT_PERFORM_NOW
         schema = self.model.recipe
         try:  # checked against the model before anything reaches the PLC
@@ -468,11 +512,38 @@ class PlcAdapter:
         self._actions.append(WriteTags(((binding.select, ppid),), binding.ack,
                                        binding.timeout_s, ActionKind.RECIPE_SELECT, ppid))
 
+    def mirror_recipe_selected(self, ppid: str) -> None:
+        """Another interface's PP-SELECT of ``ppid`` was accepted by the PLC: show it too."""
+        if self.eq.selected_recipe != ppid:
+            self.eq.recipe_selected(ppid)
+            self._on_change()
+
+    def mirror_proceed(self, port_number: int, carrier_id: str) -> None:
+        """Another interface verified ``carrier_id`` on the port (it wrote ``Proceed``): an
+        observing interface whose carrier still waits for its host proceeds it the same way
+        (what it reports then matches what the PLC does)."""
+        carriers = self.eq.carriers
+        if carriers is None:
+            return
+        for _ in range(2):  # the ID stage, then the slot map stage
+            carrier = carriers.carrier_at(port_number)
+            waiting = carrier is None or carrier.id_status is CarrierIdStatus.WAITING_FOR_HOST \
+                or carrier.slot_map_status is SlotMapStatus.WAITING_FOR_HOST
+            if not waiting:
+                break
+            result = carriers.carrier_action("ProceedWithCarrier", carrier_id, port_number)
+            if not result.ok:
+                self._problem(f"material.ports.{port_number}: mirroring the other interface's "
+                              f"verification of {carrier_id!r}: {result.errors}")
+                break
+            self._material(result.events)
+        self._on_change()
+
     def after_host_message(self) -> None:
         """E87: a carrier the host verified gets ``Proceed`` written (once per carrier)."""
         carriers = self.eq.carriers
         material = self.tag_map.material
-        if carriers is None or material is None:
+        if carriers is None or material is None or not self.writes_proceed:
             return
         for number, binding in material.ports.items():
             if binding.proceed is None:
@@ -630,6 +701,8 @@ class PlcAdapter:
             self.eq.fire_event(name, good)
 
     def _alarm_watcher(self, name: str, bit: int | None) -> Callable[[Any, list[Any]], None]:
+        alid = next(a.id for a in self.model.alarms if a.name == name)
+
         def is_set(value: Any) -> bool:
             return bool((int(value) >> bit) & 1) if bit is not None else bool(value)
 
@@ -637,7 +710,8 @@ class PlcAdapter:
             prev = None if old is _UNSET else is_set(old)
             for new in news:
                 now_set = is_set(new)
-                if prev is None or now_set != prev:  # a first value aligns GEM with the PLC
+                # a first value, or GEM showing otherwise (after a restart), aligns GEM
+                if prev is None or now_set != prev or now_set != self.eq.alarms.is_set(alid):
                     (self.eq.set_alarm if now_set else self.eq.clear_alarm)(name)
                 prev = now_set
         return watch

@@ -66,6 +66,7 @@ from asyncua.ua.uaerrors import UaError
 
 from eap.errors import EapError
 from eap.plc.adapter import Action, CallMethod, PlcAdapter, TagChange, WriteTags
+from eap.plc.interfaces import PlcInterfaces
 from eap.plc.tag_map import NodeUse, TagMap, TagMapError, ValueKind
 
 __all__ = ["OpcUaPlcClient", "PlcConnectError", "PlcLinkSettings"]
@@ -141,13 +142,14 @@ class OpcUaPlcClient:
 
     Args:
         tag_map: the equipment's tag map.
-        adapter: the core.
+        adapter: the core (or the cores of several GEM interfaces of this PLC).
         uses: every node of the map with its entry and kind (``TagMap.bind``).
         settings: timing.
         on_change: called when the core may have moved the equipment.
     """
 
-    def __init__(self, tag_map: TagMap, adapter: PlcAdapter, uses: Iterable[NodeUse], *,
+    def __init__(self, tag_map: TagMap, adapter: PlcAdapter | PlcInterfaces,
+                 uses: Iterable[NodeUse], *,
                  settings: PlcLinkSettings | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         self.tag_map = tag_map

@@ -25,7 +25,7 @@ import contextlib
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Final
+from typing import Final, TYPE_CHECKING
 
 import structlog
 
@@ -40,12 +40,13 @@ from eap.gem.model import EquipmentModel
 from eap.gem.standard import with_gem_standard
 from eap.gem300.standard import with_gem300_standard
 from eap.hsms.parameters import ConnectMode
-from eap.plc.equipment import PlcEquipment
 from eap.plc.link_status import with_plc_link
-from eap.plc.tag_map import load_tag_map
 from eap.runtime.config import EapConfig, EquipmentConfig
 from eap.runtime.health import HealthServer, Metrics
 from eap.runtime.supervisor import EquipmentLink, LinkSettings, Supervisor
+
+if TYPE_CHECKING:  # eap.plc.equipment imports asyncua: only when a plc: entry exists
+    from eap.plc.equipment import PlcEquipment
 
 __all__ = ["Eap", "host_model"]
 
@@ -154,9 +155,8 @@ class Eap:
         for entry in cfg.equipment:
             if entry.plc is not None:
                 link = await self._start_plc(entry.id, entry)
-                if link is not None:
-                    links.append(EquipmentLink(entry.id, self.models[entry.id], link,
-                                               self.northbound, self.metrics))
+                links.append(EquipmentLink(entry.id, self.models[entry.id], link,
+                                           self.northbound, self.metrics))
                 continue
             assert entry.hsms is not None
             h = entry.hsms
@@ -180,27 +180,34 @@ class Eap:
                  prefix=str(cfg.uns.prefix), state_dir=str(self.state_dir),
                  outbox_pending=self.outbox.stats().depth)
 
-    async def _start_plc(self, equipment_id: str, entry: EquipmentConfig) -> LinkSettings | None:
-        """Start a PLC equipment; the link settings to bridge it (``None``: not bridged).
+    async def _start_plc(self, equipment_id: str, entry: EquipmentConfig) -> LinkSettings:
+        """Start a PLC equipment; the link settings to bridge it.
 
         Without ``serve_hsms`` its GEM is served on a free loopback port and bridged like
-        native equipment; with it, that port is the plant GEM host's (E30: one host per
-        equipment) and the equipment is not bridged (docs/retrofit.md).
+        native equipment; with it, the PLC gets two GEM interfaces (E30: one host per
+        equipment): the plant host's on the served port, and one on a free loopback port
+        bridged like native equipment (docs/retrofit.md, "Two hosts").
         """
+        from eap.plc.equipment import PlcEquipment  # asyncua: loaded only for plc: entries
+        from eap.plc.tag_map import load_tag_map
+
         assert entry.plc is not None
         serve = entry.plc.serve_hsms
         plc = PlcEquipment(entry.equipment_model, load_tag_map(entry.plc.tag_map),
                            name=equipment_id, state_dir=self.state_dir / "plc",
                            host=serve.host if serve is not None else "127.0.0.1",
                            port=serve.port if serve is not None else 0,
-                           device_id=serve.session_id if serve is not None else 0)
+                           device_id=serve.session_id if serve is not None else 0,
+                           bridged_interface=serve is not None)
         await plc.start()
         self.plc_equipment[equipment_id] = plc
+        port = plc.port
         if serve is not None:
+            assert plc.bridged_port is not None
+            port = plc.bridged_port
             log.info("plc_equipment_served", equipment=equipment_id, port=plc.port,
-                     bridged=False, reason="serve_hsms: the port belongs to the plant host")
-            return None
-        return LinkSettings(host="127.0.0.1", port=plc.port, device_id=0,
+                     bridged_port=port)
+        return LinkSettings(host="127.0.0.1", port=port, device_id=0,
                             mode=ConnectMode.ACTIVE)
 
     def readiness(self) -> list[str]:
