@@ -44,6 +44,15 @@ is for a report the equipment sends again because it never got the acknowledge (
 died, or the link dropped, after the put and before the S6F12): the MES gets it once, under
 the id it was first published with, not a second time under a new id.
 
+**Hand-over.** The records a commit stored reach the event loop in the same hop as the
+futures it resolves, and wait there, in ``seq`` order, in a bounded in-memory feed that the
+publisher drains with :meth:`Outbox.take_committed` instead of reading them back from SQLite.
+The feed holds every record committed after a mark (its last record taken or dropped); a
+reader whose cursor is behind that mark -- after a reconnect it starts again from the oldest
+record, or the feed overflowed and dropped its oldest -- gets ``None`` and reads the file
+with :meth:`Outbox.pending`, which holds everything not acknowledged. The feed only spares
+the read; the file stays the record of what is owed.
+
 **Restart.** On open, every record still in the file is pending again, in ``seq`` order.
 A file that is not a usable outbox raises :class:`OutboxCorruptError` naming the file; the
 outbox never starts empty in place of a file it cannot read.
@@ -117,6 +126,9 @@ _MAX_BATCH: Final = 10_000
 
 _ACK_CHUNK: Final = 500
 """Ids per ``DELETE ... IN (...)`` statement (below SQLite's bound-parameter limit)."""
+
+_FEED_LIMIT: Final = 10_000
+"""Default bound of the in-memory feed of committed records (see "Hand-over")."""
 
 _RATE_WINDOW: Final = 10.0
 """Seconds over which commits/s and the mean batch size are computed."""
@@ -246,7 +258,8 @@ class _Ack:
 class _Pending:
     after_seq: int
     limit: int
-    future: asyncio.Future[list[OutboxRecord]]
+    future: asyncio.Future[Any]
+    through: bool = False
 
 
 @dataclass(slots=True)
@@ -277,6 +290,8 @@ class Outbox:
         max_records: the most records it holds.
         max_bytes: the most bytes (payload plus topic) it holds.
         synchronous: ``FULL`` (default: survives power loss) or ``NORMAL``.
+        feed_limit: most committed records held in memory for :meth:`take_committed`
+            (0: none; the reader then always reads the file).
     """
 
     def __init__(
@@ -286,9 +301,12 @@ class Outbox:
         max_records: int = 1_000_000,
         max_bytes: int = 1 << 30,
         synchronous: Synchronous = Synchronous.FULL,
+        feed_limit: int = _FEED_LIMIT,
     ) -> None:
         if max_records < 1 or max_bytes < 1:
             raise ValueError("max_records and max_bytes must be positive")
+        if feed_limit < 0:
+            raise ValueError("feed_limit must not be negative")
         self.path = Path(path)
         self.max_records = max_records
         self.max_bytes = max_bytes
@@ -299,6 +317,11 @@ class Outbox:
         self._db: sqlite3.Connection | None = None
         self._closing = False
         self._committed = asyncio.Event()
+        # event-loop-owned: the feed of committed records (see "Hand-over")
+        self.feed_limit = feed_limit
+        self._feed: deque[OutboxRecord] = deque()
+        self._feed_from = 0  # the feed holds every committed record with a larger seq
+        self._fed_seq = 0  # the largest seq handed to the event loop
         # worker-owned numbers (read by stats(); ints are replaced atomically)
         self._depth = 0
         self._bytes = 0
@@ -312,6 +335,7 @@ class Outbox:
         self._max_batch = 0
         self._repeats_total = 0
         self._unpruned: dict[str, int] = {}
+        self._stored: list[OutboxRecord] = []  # worker: committed, not yet handed over
         self._recent: deque[tuple[float, int]] = deque(maxlen=4096)
 
     @classmethod
@@ -322,6 +346,7 @@ class Outbox:
         max_records: int = 1_000_000,
         max_bytes: int = 1 << 30,
         synchronous: Synchronous = Synchronous.FULL,
+        feed_limit: int = _FEED_LIMIT,
     ) -> Outbox:
         """Open (or create) the outbox file and start its worker thread.
 
@@ -330,8 +355,9 @@ class Outbox:
             OutboxError: the file cannot be opened.
         """
         outbox = cls(path, max_records=max_records, max_bytes=max_bytes,
-                     synchronous=synchronous)
+                     synchronous=synchronous, feed_limit=feed_limit)
         await asyncio.to_thread(outbox._setup)
+        outbox._feed_from = outbox._fed_seq = outbox._last_seq
         outbox._loop = asyncio.get_running_loop()
         outbox._thread = threading.Thread(
             target=outbox._run, name=f"outbox:{outbox.path.name}", daemon=True)
@@ -407,13 +433,39 @@ class Outbox:
         self._requests.put(_Pending(after_seq, limit, future))
         return await future
 
+    async def pending_through(
+        self, after_seq: int = 0, limit: int = 1000
+    ) -> tuple[list[OutboxRecord], int]:
+        """:meth:`pending`, and the largest ``seq`` committed when it was read: when fewer
+        than ``limit`` records came back, none up to that ``seq`` was left out (the rest were
+        acked), so a reader may continue after it."""
+        future: asyncio.Future[tuple[list[OutboxRecord], int]] = self._submit_future()
+        self._requests.put(_Pending(after_seq, limit, future, through=True))
+        return await future
+
+    def take_committed(self, after_seq: int, limit: int = 1000) -> list[OutboxRecord] | None:
+        """Take up to ``limit`` committed records with ``seq > after_seq`` from the
+        in-memory feed, in sequence order, without a trip to the file.
+
+        Returns ``[]`` when nothing newer was committed, and ``None`` when the feed cannot
+        say (records after ``after_seq`` were taken before or dropped on overflow, or were
+        in the file at open): read them with :meth:`pending`. Taken records leave the feed;
+        they stay in the file until acked. One reader per outbox.
+        """
+        if after_seq < self._feed_from:
+            return None
+        feed = self._feed
+        while feed and feed[0].seq <= after_seq:
+            feed.popleft()
+        taken = [feed.popleft() for _ in range(min(limit, len(feed)))]
+        self._feed_from = taken[-1].seq if taken else max(self._feed_from, after_seq)
+        return taken
+
     async def wait_for_records(self, after_seq: int) -> None:
-        """Return once a record with ``seq > after_seq`` was committed (bound it with
-        ``asyncio.timeout``)."""
-        while self._last_seq <= after_seq:
+        """Return once a record with ``seq > after_seq`` was committed and handed to the
+        event loop (bound it with ``asyncio.timeout``)."""
+        while self._fed_seq <= after_seq:
             self._committed.clear()
-            if self._last_seq > after_seq:
-                break
             await self._committed.wait()
 
     @property
@@ -541,15 +593,31 @@ class Outbox:
                 resolutions = [(r.future, None, error) for r in batch
                                if not isinstance(r, _Close)]
                 closing = next((r for r in batch if isinstance(r, _Close)), None)
-            if resolutions:
+            if resolutions or self._stored:
                 self._deliver(resolutions)
         self._shutdown(closing)
 
     def _deliver(self, resolutions: list[_Resolution]) -> None:
         loop = self._loop
         assert loop is not None
+        stored, self._stored = self._stored, []
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
-            loop.call_soon_threadsafe(_resolve_all, resolutions)
+            loop.call_soon_threadsafe(self._hand_over, stored, resolutions)
+
+    def _hand_over(self, stored: list[OutboxRecord], resolutions: list[_Resolution]) -> None:
+        """Runs on the event loop: feed one cycle's committed records, then resolve its
+        futures (so a :meth:`pending` result never arrives before the records it saw)."""
+        if stored:
+            feed = self._feed
+            if self.feed_limit:
+                feed.extend(stored)
+                while len(feed) > self.feed_limit:
+                    self._feed_from = feed.popleft().seq
+            else:
+                self._feed_from = stored[-1].seq
+            self._fed_seq = stored[-1].seq
+            self._committed.set()
+        _resolve_all(resolutions)
 
     def _cycle(self, batch: list[_Request], out: list[_Resolution]) -> _Close | None:
         """One commit cycle: every put and ack of ``batch`` in one transaction, then reads."""
@@ -560,7 +628,9 @@ class Outbox:
         for request in batch:
             if isinstance(request, _Pending):
                 try:
-                    out.append((request.future, self._read(request), None))
+                    records = self._read(request)
+                    out.append((request.future,
+                                (records, self._last_seq) if request.through else records, None))
                 except sqlite3.Error as exc:
                     out.append((request.future, None,
                                 OutboxError(f"outbox {self.path}: read failed: {exc}")))
@@ -571,6 +641,7 @@ class Outbox:
         assert db is not None
         depth, size, next_seq = self._depth, self._bytes, self._next_seq
         results: list[_Resolution] = []
+        stored: list[OutboxRecord] = []
         put_count = ack_count = refused = repeats = 0
         now = time.time()
         try:
@@ -595,6 +666,9 @@ class Outbox:
                          for s, r in zip(seqs, fresh, strict=True)])
                     self._remember(db, [(r.key, r.source, s) for s, r in
                                         zip(seqs, fresh, strict=True) if r.source is not None])
+                    stored.extend(
+                        OutboxRecord(s, r.topic, bytes(r.payload), r.qos, r.retain, r.key, now)
+                        for s, r in zip(seqs, fresh, strict=True))
                     next_seq += n
                     depth += n
                     size += need
@@ -641,8 +715,7 @@ class Outbox:
         self._max_batch = max(self._max_batch, len(writes))
         self._recent.append((time.monotonic(), len(writes)))
         out.extend(results)
-        if put_count:
-            self._notify()
+        self._stored.extend(stored)
 
     @staticmethod
     def _repeated(db: sqlite3.Connection, records: Sequence[NewRecord]) -> dict[int, int]:
@@ -675,12 +748,6 @@ class Outbox:
                              " LIMIT 1 OFFSET ?", (key, RECEIVED_WINDOW)).fetchone()
             if row is not None:
                 db.execute("DELETE FROM received WHERE key = ? AND seq <= ?", (key, row[0]))
-
-    def _notify(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._committed.set)
 
     def _read(self, request: _Pending) -> list[OutboxRecord]:
         db = self._db

@@ -2,9 +2,13 @@
 
 Theory of operation
 -------------------
-One publisher per outbox and client. While the client is connected it reads waiting records
-from the outbox in sequence order and publishes them, keeping up to ``window`` publishes in
-flight. A record is acked in the outbox (removed) only when its publish completed: the
+One publisher per outbox and client. While the client is connected it takes waiting records
+in sequence order and publishes them, keeping up to ``window`` publishes in flight. It takes
+them as the outbox hands them over after their commit
+(:meth:`~eap.bridge.outbox.Outbox.take_committed`, no trip to the file) and reads them from
+the file only where the outbox's in-memory feed cannot serve its cursor: at the start of each
+stream (the oldest unacknowledged record may have been sent before) and after the feed
+overflowed. A record is acked in the outbox (removed) only when its publish completed: the
 broker's PUBACK for QoS 1, the write for QoS 0. Acks are collected and written in batches
 by one task (the outbox group-commits them as well).
 
@@ -57,6 +61,7 @@ class PublisherStats:
         in_flight: publishes awaiting their acknowledgement now.
         interrupted: streams stopped by a lost connection.
         refused: publishes the broker refused with a failure reason code.
+        read_back: batches read from the outbox's file (the rest came from its feed).
     """
 
     published: int
@@ -65,6 +70,7 @@ class PublisherStats:
     in_flight: int
     interrupted: int
     refused: int
+    read_back: int = 0
 
 
 class Publisher:
@@ -109,12 +115,14 @@ class Publisher:
         self._resent = 0
         self._interrupted = 0
         self._refused = 0
+        self._read_back = 0
         self._task: asyncio.Task[None] | None = None
 
     def stats(self) -> PublisherStats:
         """The current counters."""
         return PublisherStats(self._published, self._acked, self._resent,
-                              len(self._inflight), self._interrupted, self._refused)
+                              len(self._inflight), self._interrupted, self._refused,
+                              self._read_back)
 
     async def start(self) -> None:
         """Run :meth:`run` in a task."""
@@ -156,8 +164,9 @@ class Publisher:
     async def _stream(self) -> None:
         """One run over the outbox, from its oldest record, until a publish fails.
 
-        Records are read ahead in batches of ``batch`` (one trip to the outbox's thread per
-        batch) and sent as the window frees.
+        Records are taken ahead in batches of ``batch`` -- from the outbox's feed of
+        committed records, or where it cannot serve the cursor, read from its file (one trip
+        to its thread per batch) -- and sent as the window frees.
         """
         self._failure = None
         cursor = 0  # the last record read from the outbox
@@ -165,11 +174,17 @@ class Publisher:
         try:
             while self._failure is None:
                 if not ahead:
-                    ahead.extend(await self.outbox.pending(cursor, self.batch))
+                    taken = self.outbox.take_committed(cursor, self.batch)
+                    if taken is None:
+                        taken, through = await self.outbox.pending_through(cursor, self.batch)
+                        self._read_back += 1
+                        if len(taken) < self.batch:  # nothing up to `through` left out
+                            cursor = max(cursor, through)
+                    ahead.extend(taken)
                     if not ahead:
                         await self._sleep_until_woken(cursor)
                         continue
-                    cursor = ahead[-1].seq
+                    cursor = max(cursor, ahead[-1].seq)
                 window = min(self.window, self.client.send_quota)
                 if len(self._inflight) >= window:
                     await self._sleep_until_woken(None)

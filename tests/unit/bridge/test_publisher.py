@@ -208,3 +208,75 @@ async def test_client_send_quota_is_the_connacks_receive_maximum_when_smaller(
     client._on_connect(no_paho, None, None, ReasonCode(PacketTypes.CONNACK), properties)
     assert client._connack.done()
     assert client.send_quota == quota
+
+
+async def _drain(outbox: Outbox, client: ScriptedClient) -> None:
+    """Acknowledge everything sent until the outbox is empty."""
+    while True:
+        await _until(outbox, lambda: client.open or _depth_is_zero(outbox))
+        if not client.open:
+            return
+        client.acknowledge()
+
+
+async def test_committed_records_go_out_from_the_feed_not_the_file(outbox: Outbox) -> None:
+    client = ScriptedClient()
+    publisher = Publisher(outbox, client, window=10)
+    client.up.set()
+    await publisher.start()
+    try:
+        for start in range(0, 30, 10):
+            await outbox.put_many(_records(30)[start:start + 10])
+            await _drain(outbox, client)
+        assert client.sent == [f"{i:03d}".encode() for i in range(30)]
+        assert publisher.stats().acked == 30
+        assert publisher.stats().read_back == 0
+    finally:
+        await publisher.stop()
+
+
+async def test_after_a_drop_the_file_then_the_feed_again(outbox: Outbox) -> None:
+    client = ScriptedClient()
+    publisher = Publisher(outbox, client, window=10)
+    client.up.set()
+    await publisher.start()
+    try:
+        await outbox.put_many(_records(30))
+        await _until(outbox, lambda: len(client.open) == 10)
+        assert publisher.stats().read_back == 0
+        client.acknowledge(5)
+        await _until(outbox, lambda: len(client.open) == 10)
+        client.drop()  # five taken from the feed and sent were not acknowledged
+        await _until(outbox, lambda: publisher.stats().interrupted == 1)
+        client.up.set()
+        await _drain(outbox, client)
+        read_back = publisher.stats().read_back
+        assert read_back >= 1  # the new stream began at the oldest unacknowledged record
+        more = [NewRecord("t", f"{i:03d}".encode(), 1, False, "EQ-0") for i in range(30, 40)]
+        await outbox.put_many(more)
+        await _drain(outbox, client)
+        assert publisher.stats().read_back == read_back  # back on the feed
+        assert _first_arrivals(client.sent) == [f"{i:03d}".encode() for i in range(40)]
+        assert publisher.stats().acked == 40
+    finally:
+        await publisher.stop()
+
+
+async def test_a_feed_overflow_falls_back_to_the_file(tmp_path: Path) -> None:
+    async with await Outbox.open(tmp_path / "o.sqlite3", synchronous=Synchronous.NORMAL,
+                                 feed_limit=5) as outbox:
+        client = ScriptedClient()
+        publisher = Publisher(outbox, client, window=10)
+        await publisher.start()
+        try:
+            await outbox.put_many(_records(20))  # 15 dropped from the feed, all on disk
+            client.up.set()
+            await _drain(outbox, client)
+            assert publisher.stats().read_back == 1
+            more = [NewRecord("t", f"{i:03d}".encode(), 1, False, "EQ-0") for i in range(20, 24)]
+            await outbox.put_many(more)
+            await _drain(outbox, client)
+            assert publisher.stats().read_back == 1
+            assert client.sent == [f"{i:03d}".encode() for i in range(24)]
+        finally:
+            await publisher.stop()
