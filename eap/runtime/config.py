@@ -237,8 +237,8 @@ class PlcConfig(_Section):
     """A PLC retrofitted as GEM equipment through the OPC UA adapter (``eap.plc``).
 
     Without ``serve_hsms`` the EAP serves the equipment on an internal loopback HSMS port and
-    bridges it to MQTT like native equipment; with it, the port belongs to the plant's GEM host
-    and the equipment is not bridged (E30: one host per equipment; docs/retrofit.md).
+    bridges it to MQTT like native equipment; with it, the plant's GEM host gets its own GEM
+    interface on that port as well (E30: one host per equipment; docs/retrofit.md).
     """
 
     tag_map: FilePath
