@@ -171,7 +171,7 @@ class EquipmentSimulator:
         self._set_control(config.control)
         self.production = Production(self.equipment, cls, rng=random.Random(self.seed),
                                      scenario=scenario, serials=self.serials)
-        self.production.environment_period = max(1.0, config.speed * 0.05)
+        self.production.run_control.environment_period = max(1.0, config.speed * 0.05)
         self.production.on_command = self._wake_up
         self.server = GemEquipmentServer(self.equipment, config.host, config.port,
                                          device_id=config.device_id,

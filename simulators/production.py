@@ -18,8 +18,8 @@ One call does, in order:
    STOP lets the current carrier set finish and starts no new one; PAUSE holds the
    generator until RESUME;
 3. ``station.environment(dt)`` about once per simulated second, whatever the state;
-4. ``SETUP_DONE`` :attr:`Production.setup_time` after the processing state allows it
-   (after PP-SELECT);
+4. ``SETUP_DONE`` :attr:`RunControl.setup_time <simulators.station_run.RunControl.setup_time>`
+   after the processing state allows it (after PP-SELECT);
 5. the E87 flow of every load port (below);
 6. one step of the station's generator when it is due.
 
@@ -38,7 +38,9 @@ and a carrier stuck waiting (read failure, abnormal map) for
 :attr:`~Production.operator_timeout`, the operator takes it off the port.
 
 When every port holds a verified carrier and the state is EXECUTING, access starts on every
-port, the carriers are docked (E90 substrates from the slot maps) and ``station.run`` runs.
+port, the carriers are docked (E90 substrates from the slot maps) and ``station.run`` runs
+(stepped, paused and aborted by :class:`~simulators.station_run.RunControl`, which the PLC
+simulator shares).
 When it returns, access completes, substrates still in the equipment leave, the carriers
 are undocked and unloaded, and the ports take new carriers.
 
@@ -48,7 +50,6 @@ hands out what happened worth a log line.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,8 +65,9 @@ from eap.gem300.load_port import LoadPortTransferState
 from eap.gem300.substrate import SubstProcState, SubstState
 from eap.gem300.substrate_tracking import SubstrateTracking
 from simulators.scenario import Scenario, ScenarioPlayer
-from simulators.station import CarrierLoad, DockedCarrier, Station, StationRun
+from simulators.station import CarrierLoad, DockedCarrier, Station
 from simulators.station_context import EquipmentContext, FaultBoard
+from simulators.station_run import RunControl
 
 __all__ = ["HOST_TRIGGERS", "Notice", "PortPhase", "Production"]
 
@@ -129,8 +131,6 @@ class Production:
         serials: the id serials by prefix (shared with the shell, which persists them).
     """
 
-    setup_time: float = 5.0
-    """Simulated seconds from PP-SELECT to SETUP_DONE."""
     handoff_time: float = 2.0
     """Simulated seconds between E87 steps of an arriving carrier (placed, ID, slot map)."""
     reread_time: float = 10.0
@@ -138,8 +138,6 @@ class Production:
     operator_timeout: float = 300.0
     """With auto-proceed: simulated seconds a carrier waits for a host decision that is
     not coming before the operator removes it."""
-    environment_period: float = 1.0
-    """Simulated seconds between ``station.environment`` calls."""
 
     def __init__(self, equipment: GemEquipment, station_class: type[Station], *,
                  rng: random.Random, scenario: Scenario | None = None,
@@ -156,16 +154,12 @@ class Production:
         self.player = ScenarioPlayer(scenario or Scenario(name="none"), self.faults)
         self.station = station_class(self.ctx)
         self.ports = {p.port: _Port(p) for p in equipment.model.material.load_ports}
-        self.run: StationRun | None = None
-        self.next_step = math.inf
-        self.stopping = False
-        self.paused = False
-        self.runs_completed = 0
+        self.run_control = RunControl(self.station)
+        """The station's environment, setup and run (``setup_time``, ``environment_period``,
+        ``run``, ``paused``, ``runs_completed``)."""
         self.on_command: Callable[[], None] | None = None
         """Called when a host command was recorded (the shell wakes its loop)."""
         self._commands: list[str] = []
-        self._env_at = 0.0
-        self._setup_since: float | None = None
         self._notices: list[Notice] = []
         self._seen_state = equipment.processing.state
         self._seen_recipe = equipment.selected_recipe
@@ -230,56 +224,27 @@ class Production:
                          magnitude=change.fault.magnitude, **dict(change.fault.params))
         commands, self._commands = self._commands, []
         for command in commands:
-            self._command(command)
-        if self.now - self._env_at >= self.environment_period:
-            self.station.environment(self.now - self._env_at)
-            self._env_at = self.now
-        self._setup()
+            if self.run_control.command(command):
+                self._abort()
+        self.run_control.environment(self.now)
+        if self.run_control.setup_done_due(self.now,
+                                           allowed=self.equipment.processing.can("SETUP_DONE")):
+            self.equipment.trigger("SETUP_DONE")
         for port in self.ports.values():
             self._flow(port)
         self._start_run()
-        if self.run is not None and not self.paused and self.next_step <= self.now:
-            self._step()
+        if self.run_control.step(self.now):
+            self._finish(aborted=False)
         self._observe()
         return self.next_time()
 
     def next_time(self) -> float:
         """The simulated time of the next work."""
-        times = [self._env_at + self.environment_period, self.player.next_time]
-        if self.run is not None and not self.paused:
-            times.append(self.next_step)
-        if self._setup_since is not None:
-            times.append(self._setup_since + self.setup_time)
+        times = [self.run_control.next_time(), self.player.next_time]
         for port in self.ports.values():
             if port.phase in (PortPhase.ARRIVED, PortPhase.UNREAD, PortPhase.VERIFYING):
                 times.append(port.due)
         return max(self.now, min(times))
-
-    # --- host commands --------------------------------------------------------------------
-
-    def _command(self, command: str) -> None:
-        if command == "ABORT":
-            self.paused = self.stopping = False
-            self._abort()
-        elif command == "STOP":
-            self.paused = False
-            self.stopping = self.run is not None
-        elif command == "PAUSE":
-            self.paused = True
-        elif command == "RESUME":
-            self.paused = False
-        elif command == "START":
-            self.stopping = self.paused = False
-
-    def _setup(self) -> None:
-        if not self.equipment.processing.can("SETUP_DONE"):
-            self._setup_since = None
-            return
-        if self._setup_since is None:
-            self._setup_since = self.now
-        if self.now >= self._setup_since + self.setup_time:
-            self._setup_since = None
-            self.equipment.trigger("SETUP_DONE")
 
     # --- E87 flow -------------------------------------------------------------------------
 
@@ -289,7 +254,7 @@ class Production:
         if port.phase is PortPhase.DOCKED:
             return
         if port.phase is PortPhase.EMPTY:
-            if (self.executing and not self.stopping
+            if (self.executing and not self.run_control.stopping
                     and lp.transfer_state is LoadPortTransferState.READY_TO_LOAD):
                 port.load = self.station.arriving(port.spec)
                 self._report(self.cms.carrier_placed(pid))
@@ -378,7 +343,7 @@ class Production:
     # --- the station's run ----------------------------------------------------------------
 
     def _start_run(self) -> None:
-        if self.run is not None or not self.executing or self.stopping:
+        if not self.run_control.may_start(executing=self.executing):
             return
         if not all(p.phase is PortPhase.VERIFIED for p in self.ports.values()):
             return
@@ -389,22 +354,9 @@ class Production:
             port.docked = self.ctx.dock(port.spec, port.load)
             port.phase = PortPhase.DOCKED
             docked[pid] = port.docked
-        self.run = self.station.run(docked)
-        self.next_step = self.now
+        self.run_control.start(docked, self.now)
         self._notice("run_started", recipe=self.equipment.selected_recipe,
                      carriers=[d.carrier_id for d in docked.values()])
-
-    def _step(self) -> None:
-        assert self.run is not None
-        try:
-            delay = next(self.run)
-        except StopIteration:
-            self.run, self.next_step = None, math.inf
-            self._finish(aborted=False)
-            return
-        if delay < 0:
-            raise ValueError(f"{type(self.station).__name__}.run yielded a negative delay")
-        self.next_step = self.now + delay
 
     def _finish(self, *, aborted: bool) -> None:
         """Access ends on every docked port; substrates leave; carriers unload."""
@@ -430,8 +382,7 @@ class Production:
         if aborted:
             self._notice("run_aborted")
         else:
-            self.runs_completed += 1
-            self._notice("run_finished", runs=self.runs_completed)
+            self._notice("run_finished", runs=self.run_control.runs_completed)
 
     def _slot_locations(self, port: _Port) -> list[str]:
         material = self.equipment.model.material
@@ -455,14 +406,12 @@ class Production:
                 self.tracking.forget(sub.substrate_id)
 
     def _abort(self) -> None:
-        if self.run is not None:
-            self.run.close()
-            self.run, self.next_step = None, math.inf
-            for sub in self.tracking.substrates():
-                if sub.present and sub.processing is SubstProcState.IN_PROCESS:
-                    self._report(self.tracking.complete_processing(
-                        sub.substrate_id, SubstProcState.ABORTED))
-            self._finish(aborted=True)
+        """The run was closed by ABORT: substrates in process end ABORTED, access stops."""
+        for sub in self.tracking.substrates():
+            if sub.present and sub.processing is SubstProcState.IN_PROCESS:
+                self._report(self.tracking.complete_processing(
+                    sub.substrate_id, SubstProcState.ABORTED))
+        self._finish(aborted=True)
 
     # --- start-up and observation ---------------------------------------------------------
 

@@ -18,7 +18,9 @@ unchanged), but every output goes to a tag image instead of a GEM equipment:
   abnormal slot map) the PLC waits for the port's ``Proceed`` tag;
 * E90: ``substrate_*`` calls write ``Substrate.Current/Location/Result``, then ``Count``.
 
-Like :class:`~simulators.production.Production` it owns no clock: the shell calls
+Like :class:`~simulators.production.Production` it owns no clock, and drives the station with
+the same :class:`~simulators.station_run.RunControl` (environment, setup, the run's steps
+under START/STOP/PAUSE/RESUME/ABORT): the shell calls
 :meth:`PlcController.advance` with the simulated time and applies :meth:`take_writes`
 (``(node, value)`` in order) to the server, and tells the controller what clients wrote
 (:meth:`client_wrote`) and which methods they called (:meth:`call`). Tests drive it by hand.
@@ -32,7 +34,6 @@ the same way (1: selected, the state goes SETUP then READY; 2: unknown recipe or
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ from eap.gem.remote_commands import HostCommandAck, RemoteCommands
 from simulators.plc.address_space import AddressSpace, PACKML_STATE
 from simulators.production import Notice
 from simulators.scenario import Scenario, ScenarioPlayer
-from simulators.station import CarrierLoad, DockedCarrier, Fault, Station, StationRun
+from simulators.station import CarrierLoad, DockedCarrier, Fault, Station
 from simulators.station_context import FaultBoard
+from simulators.station_run import RunControl
 
 __all__ = ["PROCESSING_COMMANDS", "PlcController", "PlcSimulatorError", "RecipeAck",
            "SlotCode"]
@@ -114,14 +116,10 @@ class PlcController:
         PlcSimulatorError: a model without material, or a recipe the schema refuses.
     """
 
-    setup_time: float = 5.0
-    """Simulated seconds from a recipe select to READY."""
     handoff_time: float = 2.0
     """Simulated seconds between a carrier's steps (placed, ID read, slot map, removal)."""
     answer_time: float = 0.1
     """Simulated seconds the PLC takes to answer a recipe download or select."""
-    environment_period: float = 1.0
-    """Simulated seconds between ``station.environment`` calls."""
 
     def __init__(self, model: EquipmentModel, model_stem: str, station_class: type[Station],
                  *, rng: random.Random, scenario: Scenario | None = None,
@@ -148,16 +146,11 @@ class PlcController:
         self.selected = ""
         self.serials: dict[str, int] = {}
         self.ports = {p.port: _Port(p) for p in model.material.load_ports}
-        self.run: StationRun | None = None
-        self.next_step = math.inf
-        self.stopping = False
-        self.paused = False
-        self.runs_completed = 0
-        self._env_at = 0.0
-        self._setup_since: float | None = None
         self._answers: list[tuple[float, str, str]] = []  # (due, "download"|"select", name)
         self._notices: list[Notice] = []
         self.station = station_class(self)
+        self.run_control = RunControl(self.station, error=PlcSimulatorError)
+        """The station's environment, setup (a recipe select to READY) and run."""
 
     # --- the tag image --------------------------------------------------------------------
 
@@ -358,7 +351,8 @@ class PlcController:
             if not self.processing.can(spec.command):
                 return int(HostCommandAck.CANNOT_PERFORM_NOW)
             self._fire_state(spec.command)
-            self._processing_command(spec.command)
+            if self.run_control.command(spec.command):
+                self._finish(aborted=True)
             return 0
         if spec.command == "RESET":
             if self.processing.state != "IDLE" or not self.selected:
@@ -431,20 +425,6 @@ class PlcController:
         self._write(s.recipe_ack, RecipeAck.ACCEPTED)
         self._notice("recipe_selected", recipe=name)
 
-    def _processing_command(self, command: str) -> None:
-        if command == "ABORT":
-            self.paused = self.stopping = False
-            self._abort()
-        elif command == "STOP":
-            self.paused = False
-            self.stopping = self.run is not None
-        elif command == "PAUSE":
-            self.paused = True
-        elif command in ("RESUME", "START"):
-            self.paused = False
-            if command == "START":
-                self.stopping = False
-
     # --- the clock ------------------------------------------------------------------------
 
     def advance(self, now: float) -> float:
@@ -460,38 +440,24 @@ class PlcController:
         self._answers = [a for a in self._answers if a[0] > self.current_time]
         for _, kind, name in answers:
             self._answer(kind, name)
-        if self.current_time - self._env_at >= self.environment_period:
-            self.station.environment(self.current_time - self._env_at)
-            self._env_at = self.current_time
-        self._setup()
+        self.run_control.environment(self.current_time)
+        if self.run_control.setup_done_due(self.current_time,
+                                           allowed=self.processing.can("SETUP_DONE")):
+            self._fire_state("SETUP_DONE")
         for port in self.ports.values():
             self._flow(port)
         self._start_run()
-        if self.run is not None and not self.paused and self.next_step <= self.current_time:
-            self._step()
+        if self.run_control.step(self.current_time):
+            self._finish(aborted=False)
         return self.next_time()
 
     def next_time(self) -> float:
         """The simulated time of the next work."""
-        times = [self._env_at + self.environment_period, self.player.next_time]
+        times = [self.run_control.next_time(), self.player.next_time]
         times.extend(a[0] for a in self._answers)
-        if self.run is not None and not self.paused:
-            times.append(self.next_step)
-        if self._setup_since is not None:
-            times.append(self._setup_since + self.setup_time)
         times.extend(p.due for p in self.ports.values()
                      if p.phase in (_Phase.ARRIVED, _Phase.MAPPING, _Phase.UNLOADING))
         return max(self.current_time, min(times))
-
-    def _setup(self) -> None:
-        if not self.processing.can("SETUP_DONE"):
-            self._setup_since = None
-            return
-        if self._setup_since is None:
-            self._setup_since = self.current_time
-        if self.current_time >= self._setup_since + self.setup_time:
-            self._setup_since = None
-            self._fire_state("SETUP_DONE")
 
     # --- carriers -------------------------------------------------------------------------
 
@@ -499,7 +465,7 @@ class PlcController:
         tags = self.space.ports[port.spec.port]
         now = self.current_time
         if port.phase is _Phase.EMPTY:
-            if self.executing and not self.stopping:
+            if self.executing and not self.run_control.stopping:
                 port.load = self.station.arriving(port.spec)
                 port.phase, port.due = _Phase.ARRIVED, now + self.handoff_time
                 port.needs_host = bool(self._model.material
@@ -555,7 +521,7 @@ class PlcController:
     # --- the station's run ----------------------------------------------------------------
 
     def _start_run(self) -> None:
-        if self.run is not None or not self.executing or self.stopping:
+        if not self.run_control.may_start(executing=self.executing):
             return
         if not all(p.phase is _Phase.VERIFIED for p in self.ports.values()):
             return
@@ -564,37 +530,16 @@ class PlcController:
             assert port.load is not None
             port.phase = _Phase.DOCKED
             docked[pid] = DockedCarrier(port.spec, port.load)
-        self.run = self.station.run(docked)
-        self.next_step = self.current_time
+        self.run_control.start(docked, self.current_time)
         self._notice("run_started", recipe=self.selected,
                      carriers=[d.carrier_id for d in docked.values()])
-
-    def _step(self) -> None:
-        assert self.run is not None
-        try:
-            delay = next(self.run)
-        except StopIteration:
-            self.run, self.next_step = None, math.inf
-            self._finish(aborted=False)
-            return
-        if delay < 0:
-            raise PlcSimulatorError(f"{type(self.station).__name__}.run yielded a negative "
-                                    "delay")
-        self.next_step = self.current_time + delay
 
     def _finish(self, *, aborted: bool) -> None:
         for port in self.ports.values():
             if port.phase is _Phase.DOCKED:
                 port.phase, port.due = _Phase.UNLOADING, self.current_time + self.handoff_time
-        self.stopping = False
+        self.run_control.stopping = False
         if aborted:
             self._notice("run_aborted")
         else:
-            self.runs_completed += 1
-            self._notice("run_finished", runs=self.runs_completed)
-
-    def _abort(self) -> None:
-        if self.run is not None:
-            self.run.close()
-            self.run, self.next_step = None, math.inf
-            self._finish(aborted=True)
+            self._notice("run_finished", runs=self.run_control.runs_completed)

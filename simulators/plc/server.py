@@ -191,7 +191,7 @@ class PlcSimulator:
         self.controller = PlcController(model, self.model_stem, cls,
                                         rng=random.Random(self.seed), scenario=scenario,
                                         recipes=shipped_recipes(self.model_stem))
-        self.controller.environment_period = max(1.0, config.speed * 0.05)
+        self.controller.run_control.environment_period = max(1.0, config.speed * 0.05)
         self.space = self.controller.space
         self.endpoint = f"opc.tcp://{config.host}:{config.port}{ENDPOINT_PATH}"
         self.namespace = namespace_uri(self.model_stem)

@@ -209,7 +209,8 @@ def check_order(rig: Rig) -> None:
 
 async def test_production_over_hsms(rig: Rig) -> None:
     await select_and_start(rig)
-    await until(lambda: rig.sim.production.runs_completed >= 1, "one carrier set processed")
+    await until(lambda: rig.sim.production.run_control.runs_completed >= 1,
+                "one carrier set processed")
     await until(lambda: rig.count("CarrierTransition19") >= len(rig.sim.production.ports),
                 "the completions reported")
     names = rig.names()
@@ -254,12 +255,12 @@ async def pause_in_run(rig: Rig) -> None:
     """PAUSE while a station run is in progress (fast runs may end between two commands)."""
     prod = rig.sim.production
     for _ in range(50):
-        await until(lambda: prod.run is not None, "a run started")
+        await until(lambda: prod.run_control.run is not None, "a run started")
         async with asyncio.timeout(WAIT):
             assert (await rig.host.remote_command("PAUSE")).hcack == 0
         assert rig.state == "PAUSE"
-        await until(lambda: prod.paused, "paused")
-        if prod.run is not None:
+        await until(lambda: prod.run_control.paused, "paused")
+        if prod.run_control.run is not None:
             return
         async with asyncio.timeout(WAIT):
             assert (await rig.host.remote_command("RESUME")).hcack == 0
@@ -274,21 +275,22 @@ async def test_stop_pause_resume_abort(rig: Rig) -> None:
         return [(sub.substrate_id, sub.processing, sub.location_id)
                 for sub in prod.tracking.substrates()]
 
-    held, before = prod.next_step, material()
+    held, before = prod.run_control.next_step, material()
     frozen_at = rig.sim.sim_time()
     await until(lambda: rig.sim.sim_time() > frozen_at + 50 * rig.sim.speed / SPEED,
                 "a while of simulated time")
-    assert prod.next_step == held
+    assert prod.run_control.next_step == held
     assert material() == before
     async with asyncio.timeout(WAIT):
         assert (await rig.host.remote_command("RESUME")).hcack == 0
     assert rig.state == "EXECUTING"
-    await until(lambda: not prod.paused, "resumed")
+    await until(lambda: not prod.run_control.paused, "resumed")
     await pause_in_run(rig)
     async with asyncio.timeout(WAIT):
         assert (await rig.host.remote_command("ABORT")).hcack == 0
     assert rig.state == "IDLE"
-    await until(lambda: prod.run is None and all(p.load is None for p in prod.ports.values()),
+    await until(lambda: prod.run_control.run is None
+                and all(p.load is None for p in prod.ports.values()),
                 "aborted carriers unloaded")
     await until(lambda: rig.count("CarrierTransition20") >= len(prod.ports),
                 "access stopped reported")
@@ -298,18 +300,18 @@ async def test_stop_pause_resume_abort(rig: Rig) -> None:
     await until(lambda: rig.state == "READY", "SETUP_DONE again")
     async with asyncio.timeout(WAIT):
         assert (await rig.host.remote_command("START")).hcack == 0
-    await until(lambda: prod.run is not None, "a run started again")
+    await until(lambda: prod.run_control.run is not None, "a run started again")
     async with asyncio.timeout(WAIT):
         assert (await rig.host.remote_command("STOP")).hcack == 0
     assert rig.state == "READY"
-    await until(lambda: prod.run is None, "the set finished")
-    done = prod.runs_completed
+    await until(lambda: prod.run_control.run is None, "the set finished")
+    done = prod.run_control.runs_completed
     assert done >= 1
     await until(lambda: all(p.load is None for p in prod.ports.values()), "unloaded")
     arrivals = rig.count("LoadPortTransferTransition6")
     await asyncio.sleep(0.05)  # nothing may arrive any more: a bounded look, not a sync
     assert rig.count("LoadPortTransferTransition6") == arrivals
-    assert prod.runs_completed == done
+    assert prod.run_control.runs_completed == done
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -322,7 +324,7 @@ async def test_host_verification(model: str, tmp_path: Path) -> None:
         cancelled: set[str] = set()
         proceeded: set[tuple[str, int]] = set()
         async with asyncio.timeout(WAIT):
-            while prod.runs_completed < 1:
+            while prod.run_control.runs_completed < 1:
                 for carrier in list(g.carriers.values()):
                     cid = carrier.carrier_id
                     ids, smap = carrier.id_status, carrier.slot_map_status
@@ -337,7 +339,7 @@ async def test_host_verification(model: str, tmp_path: Path) -> None:
                     elif smap is not None and int(smap) == 1 and (cid, 2) not in proceeded:
                         assert await g.proceed_with_carrier(cid) == 0
                         proceeded.add((cid, 2))
-                assert prod.runs_completed == 0 or proceeded
+                assert prod.run_control.runs_completed == 0 or proceeded
                 await asyncio.sleep(0.005)
         assert cancelled
         (cid,) = cancelled
@@ -396,7 +398,7 @@ async def test_serials_and_recipes_survive_a_restart(tmp_path: Path) -> None:
     rig = await open_rig("toy", tmp_path, state_dir=state)
     try:
         await select_and_start(rig)
-        await until(lambda: rig.sim.production.runs_completed >= 1, "one run")
+        await until(lambda: rig.sim.production.run_control.runs_completed >= 1, "one run")
         serials = dict(rig.sim.serials)
     finally:
         await close_rig(rig)

@@ -658,7 +658,7 @@ def test_runs_under_the_engines_production() -> None:
     assert host("S2F41 W <L <A 'DISABLE_CHANNEL'> <L <L <A 'Channel'> <U2 5>>>>") == ok
     fired: Counter[str] = Counter()
     started = False
-    while production.runs_completed < 2:
+    while production.run_control.runs_completed < 2:
         assert now < 2 * 24 * 3600, "the trays never completed"
         now = max(now + 0.001, production.advance(now))
         for out in equipment.take_outgoing():

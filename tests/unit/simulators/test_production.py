@@ -93,9 +93,9 @@ def test_setup_done_follows_pp_select(line: Line) -> None:
     assert line.command("PP-SELECT", PPID="R1") == 0
     assert line.state() == "SETUP"
     line.prod.advance(0.0)
-    line.prod.advance(line.prod.setup_time - 0.5)
+    line.prod.advance(line.prod.run_control.setup_time - 0.5)
     assert line.state() == "SETUP"
-    line.prod.advance(line.prod.setup_time)
+    line.prod.advance(line.prod.run_control.setup_time)
     assert line.state() == "READY"
     assert [n.what for n in line.prod.take_notices()] == ["processing_state",
                                                           "recipe_selected",
@@ -104,7 +104,7 @@ def test_setup_done_follows_pp_select(line: Line) -> None:
 
 def test_production_runs_carrier_sets_continuously(line: Line) -> None:
     line.start()
-    line.run_until(lambda: line.prod.runs_completed == 2)
+    line.run_until(lambda: line.prod.run_control.runs_completed == 2)
     names = line.fired
     # E87 in order for the first INPUT carrier: placed, read, unknown -> auto-proceed,
     # slot map verified, access, complete, unloaded
@@ -129,7 +129,7 @@ def test_production_runs_carrier_sets_continuously(line: Line) -> None:
 
 def test_steps_are_paced_by_the_station(line: Line) -> None:
     line.start()
-    line.run_until(lambda: line.prod.run is not None)
+    line.run_until(lambda: line.prod.run_control.run is not None)
     started = line.t
     line.run_until(lambda: line.fired.count("Processed") == 3)
     assert line.t - started >= 3 * STEP - 0.01
@@ -140,7 +140,7 @@ def test_stop_finishes_the_set_and_starts_no_new_one(line: Line) -> None:
     line.run_until(lambda: line.fired.count("Processed") == 1)
     assert line.command("STOP") == 0
     assert line.state() == "READY"
-    line.run_until(lambda: line.prod.runs_completed == 1)
+    line.run_until(lambda: line.prod.run_control.runs_completed == 1)
     assert line.fired.count("Processed") == 3
     t = line.t
     line.run_until(lambda: line.t > t + 100)
@@ -148,7 +148,7 @@ def test_stop_finishes_the_set_and_starts_no_new_one(line: Line) -> None:
     assert all(p.phase is PortPhase.EMPTY for p in line.prod.ports.values())
     # START again: production resumes
     assert line.command("START") == 0
-    line.run_until(lambda: line.prod.runs_completed == 2)
+    line.run_until(lambda: line.prod.run_control.runs_completed == 2)
 
 
 def test_pause_holds_the_generator_until_resume(line: Line) -> None:
@@ -176,7 +176,7 @@ def test_abort_ends_substrates_aborted_and_carriers_stopped(line: Line) -> None:
     assert "SubstInProcessToProcessingCompleteAborted" in names
     assert names.count("CarrierTransition20") == 2
     assert names.index("CarrierTransition20") < names.index("LoadPortTransferTransition9")
-    assert line.prod.run is None
+    assert line.prod.run_control.run is None
     assert all(p.phase is PortPhase.EMPTY for p in line.prod.ports.values())
     assert line.eq.substrates is not None
     assert not any(s.present for s in line.eq.substrates.substrates())
@@ -203,7 +203,7 @@ def test_host_verification_waits_for_proceed_and_honours_cancel(tmp_path: Path) 
     assert c1 is not None
     assert c2 is not None
     assert c1.id_status is CarrierIdStatus.WAITING_FOR_HOST
-    assert ln.prod.run is None
+    assert ln.prod.run_control.run is None
     # port 1: the host cancels the carrier; it leaves and another one arrives
     assert ln.carrier_action("CancelCarrier", c1.carrier_id, 1) == 0
     ln.run_until(lambda: (c := cms.carrier_at(1)) is not None and c.carrier_id != c1.carrier_id)
@@ -216,7 +216,7 @@ def test_host_verification_waits_for_proceed_and_honours_cancel(tmp_path: Path) 
                              for c in cms.carriers.values()))
     for port, carrier in ((1, c1), (2, c2)):
         assert ln.carrier_action("ProceedWithCarrier", carrier.carrier_id, port) == 0
-    ln.run_until(lambda: ln.prod.runs_completed == 1)
+    ln.run_until(lambda: ln.prod.run_control.runs_completed == 1)
 
 
 def test_id_read_failure_waits_for_the_host_then_rereads(tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_id_read_failure_waits_for_the_host_then_rereads(tmp_path: Path) -> None
     cms = ln.eq.carriers
     assert cms is not None
     assert ln.carrier_action("ProceedWithCarrier", "HOST-NAMED", 2) == 0
-    ln.run_until(lambda: ln.prod.runs_completed == 1)
+    ln.run_until(lambda: ln.prod.run_control.runs_completed == 1)
     assert ln.t >= 30  # port 1 read again once the fault was over
     notices = [n.what for n in ln.prod.take_notices()]
     assert "fault_on" in notices
@@ -252,7 +252,7 @@ def test_slot_map_mismatch_is_never_auto_proceeded(tmp_path: Path) -> None:
                    if c.slot_map_status is SlotMapStatus.WAITING_FOR_HOST)
     assert 5 in [int(s) for s in waiting.slot_map]
     # nobody decides: the operator takes the carriers off; new ones come and run
-    ln.run_until(lambda: ln.prod.runs_completed == 1)
+    ln.run_until(lambda: ln.prod.run_control.runs_completed == 1)
     assert waiting.carrier_id not in cms.carriers
     assert any(n.details.get("reason") for n in ln.prod.take_notices()
                if n.what == "carrier_unloaded")
@@ -277,7 +277,7 @@ def test_restart_takes_leftover_material_off(tmp_path: Path) -> None:
     eq.recipes.store("R1", {"Target": 80.0})
     eq.handle(parse_sml_message("S2F41 W <L <A 'PP-SELECT'> <L <L <A 'PPID'> <A 'R1'>>>>"), 0)
     t = 0.0
-    while prod.run is None:
+    while prod.run_control.run is None:
         t = max(t + 0.01, prod.advance(t))
         if eq.processing.state == "READY":
             eq.handle(parse_sml_message("S2F41 W <L <A 'START'> <L>>"), t)
