@@ -46,7 +46,6 @@ import os
 import pstats
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +60,7 @@ from typing import Any
 import yaml
 
 from benchmarks.hsms import _Child, _child_setup, _pipe_recv
+from benchmarks.mosquitto import Broker, paho_publish_rate
 
 __all__ = ["E2eOptions", "build_parser", "main", "run"]
 
@@ -490,32 +490,6 @@ class SizeResult:
     payload_bytes: int = 0
 
 
-class _Broker:
-    def __init__(self, directory: Path, executable: str, inflight: int) -> None:
-        with socket.socket() as s:
-            s.bind((_ADDR, 0))
-            self.port = int(s.getsockname()[1])
-        conf = directory / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} {_ADDR}\nallow_anonymous true\n"
-                        "persistence false\nmax_queued_messages 0\nlog_type error\n"
-                        # MQTT 5 Receive Maximum in its CONNACK (default 20)
-                        f"max_inflight_messages {inflight}\n")
-        self.proc = subprocess.Popen([executable, "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection((_ADDR, self.port), timeout=0.5).close()
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 _PROFILED_EAP = """\
 import cProfile, sys, time
 from eap.runtime.cli import main
@@ -583,7 +557,7 @@ def _wait(pred: Any, limit: float, step: float = 0.1) -> bool:
     return bool(pred())
 
 
-def _rss_empty_eap(directory: Path, broker: _Broker, mes: _Child, model: Path) -> int:
+def _rss_empty_eap(directory: Path, broker: Broker, mes: _Child, model: Path) -> int:
     config = _write_config(directory, "n0", broker.port, model, [])
     eap = _EapProcess(config, directory / "eap-n0.log", None)
     try:
@@ -602,7 +576,7 @@ def _cores(cpu: dict[str, float], elapsed: float) -> str:
     return ", ".join(parts) + f"; other load on the machine {other / elapsed:.2f}"
 
 
-def _run_size(opts: E2eOptions, n: int, directory: Path, broker: _Broker, mes: _Child,
+def _run_size(opts: E2eOptions, n: int, directory: Path, broker: Broker, mes: _Child,
               model: Path) -> SizeResult:
     res = SizeResult(n)
     line = f"n{n}"
@@ -693,41 +667,6 @@ def _run_size(opts: E2eOptions, n: int, directory: Path, broker: _Broker, mes: _
     return res
 
 
-def _paho_ceiling(port: int, topic: str, payload: bytes, n: int, inflight: int) -> float:
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
-    done = threading.Event()
-    acked = [0]
-
-    def on_publish(*args: object) -> None:
-        acked[0] += 1
-        if acked[0] == n:
-            done.set()
-
-    connected = threading.Event()
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-paho-{inflight}",
-                         protocol=MQTTProtocolVersion.MQTTv5)
-    client.max_inflight_messages_set(inflight)
-    client.max_queued_messages_set(0)
-    client.on_publish = on_publish
-    client.on_connect = lambda *a: connected.set()
-    client.connect(_ADDR, port)
-    client.loop_start()
-    try:
-        if not connected.wait(10):
-            raise RuntimeError("paho did not connect")
-        t0 = time.perf_counter()
-        for _ in range(n):
-            client.publish(topic, payload, 1)
-        if not done.wait(120):
-            raise RuntimeError(f"paho: only {acked[0]} of {n} acknowledged")
-        return n / (time.perf_counter() - t0)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def _secsgem(opts: E2eOptions, n: int, model: Path) -> tuple[float, int, int] | None:
     eq = _Child(_equipment_main, n, str(model))
     hosts: _Child | None = None
@@ -768,7 +707,7 @@ def run(opts: E2eOptions) -> list[SizeResult]:
         model.write_text(_MODEL_YAML)
         if opts.profile is not None:
             opts.profile.mkdir(parents=True, exist_ok=True)
-        broker = _Broker(directory, executable, opts.inflight)
+        broker = Broker(directory, executable, opts.inflight)
         mes = _Child(_mes_main, broker.port)
         try:
             if not mes.recv(15):
@@ -782,7 +721,7 @@ def run(opts: E2eOptions) -> list[SizeResult]:
             if sample is not None or results:
                 topic = f"{'/'.join(_UNS.values())}/paho/PAHO-1/event/{_EVENT}"
                 payload = sample[1] if sample is not None else b"{}" * 200
-                paho_rate = _paho_ceiling(broker.port, topic, payload, opts.paho_messages, 100)
+                paho_rate = paho_publish_rate(broker.port, topic, payload, opts.paho_messages, 100)
                 mes.ask("clear")
         finally:
             with contextlib.suppress(Exception):

@@ -22,19 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from benchmarks.mosquitto import Broker, paho_publish_rate
 from eap.bridge.mqtt_client import MqttClient, MqttSettings
 from eap.bridge.outbox import NewRecord, Outbox, Synchronous
 from eap.bridge.publisher import Publisher
@@ -109,65 +105,6 @@ async def _publisher(directory: Path, port: int, n: int) -> float:
     return n / elapsed
 
 
-def _paho_baseline(port: int, n: int, inflight: int) -> float:
-    done = threading.Event()
-    acked = 0
-
-    def on_publish(client: paho.Client, userdata: object, mid: int, rc: object,
-                   props: object) -> None:
-        nonlocal acked
-        acked += 1
-        if acked == n:
-            done.set()
-
-    connected = threading.Event()
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-paho-{inflight}",
-                         protocol=MQTTProtocolVersion.MQTTv5)
-    client.max_inflight_messages_set(inflight)
-    client.max_queued_messages_set(0)
-    client.on_publish = on_publish
-    client.on_connect = lambda *a: connected.set()
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        if not connected.wait(10):
-            raise RuntimeError("paho did not connect")
-        t0 = time.perf_counter()
-        for _ in range(n):
-            client.publish(TOPIC, PAYLOAD, 1)
-        if not done.wait(120):
-            raise RuntimeError(f"paho: only {acked} of {n} acknowledged")
-        return n / (time.perf_counter() - t0)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-class _Broker:
-    def __init__(self, directory: Path, executable: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        conf = directory / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                        "persistence false\nmax_queued_messages 0\nlog_type error\n")
-        self._proc = subprocess.Popen([executable, "-c", str(conf)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        self._proc.terminate()
-        self._proc.wait(10)
-
-
 async def _run(args: argparse.Namespace) -> None:
     quick = bool(args.quick)
     repeat = 1 if quick else max(1, args.repeat)
@@ -191,15 +128,15 @@ async def _run(args: argparse.Namespace) -> None:
         if executable is None:
             print("mosquitto not installed: MQTT figures skipped", flush=True)
             return
-        broker = _Broker(directory, executable)
+        broker = Broker(directory, executable)
         try:
             client = await _median(repeat, lambda: _client_publish(broker.port, n))
             publisher = await _median(repeat, lambda: _publisher(directory, broker.port, n))
             paho20 = statistics.median(
-                [await asyncio.to_thread(_paho_baseline, broker.port, n, 20)
+                [await asyncio.to_thread(paho_publish_rate, broker.port, TOPIC, PAYLOAD, n, 20)
                  for _ in range(repeat)])
             paho100 = statistics.median(
-                [await asyncio.to_thread(_paho_baseline, broker.port, n, 100)
+                [await asyncio.to_thread(paho_publish_rate, broker.port, TOPIC, PAYLOAD, n, 100)
                  for _ in range(repeat)])
         finally:
             broker.stop()
