@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from eap.bridge.mqtt_client import MqttClient, MqttSettings, PublishProperties, ReceivedMessage
+from eap.bridge.mqtt_client import PublishProperties, ReceivedMessage
 from eap.bridge.payloads import (
     AlarmPayload,
     CommandReply,
@@ -33,55 +31,13 @@ from eap.hsms.parameters import HsmsParameters
 from eap.runtime.app import Eap
 from eap.runtime.config import load_config
 from eap.runtime.demo import EXAMPLE_MODEL
+from tests.mes_client import Mes, mes_client, persistent_session, PREFIX, WAIT
 from tests.mosquitto import Mosquitto
 from tests.system_tools import RequireTool
 
 P = HsmsParameters(t3=5.0, t5=0.05, t6=2.0, t7=2.0, t8=1.0, linktest=None, reconnect_max=0.2)
-WAIT = 20.0
-PREFIX = "acme/plant1/cells/line1"
 RECIPE = {"WebSpeed": 12.0, "WebWidth": 1150, "WetFilmTarget": 80.0, "FoilType": "Al",
           "DryerZone1Setpoint": 110.0, "DryerZone2Setpoint": 120.0, "DryerZone3Setpoint": 115.0}
-
-
-@dataclass
-class Mes:
-    """The MES side: what arrived, by topic, in order; and a way to send commands."""
-
-    client: MqttClient
-    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __call__(self, message: ReceivedMessage) -> None:
-        if "/cmd/" in message.topic and not message.topic.endswith("/reply"):
-            return  # our own requests (some deliberately not JSON)
-        self.messages.append((message.topic, json.loads(message.payload) if message.payload
-                              else {}))
-        self.changed.set()
-
-    def on(self, suffix: str) -> list[dict[str, Any]]:
-        return [m for t, m in self.messages if t == f"{PREFIX}/{suffix}"]
-
-    async def until(self, cond: Callable[[], bool], timeout: float = WAIT) -> None:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while not cond():
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def command(self, equipment: str, command: str, body: Any) -> dict[str, Any]:
-        """Send a command; return its reply (the one carrying our request id)."""
-        request_id = uuid.uuid4().hex
-        if isinstance(body, dict):
-            body = {**body, "id": request_id}
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        topic = f"{PREFIX}/{equipment}/cmd/{command}"
-        await self.client.publish(topic, raw, 1)
-        suffix = f"{equipment}/cmd/{command}/reply"
-        if not isinstance(body, dict):  # no id to match: the next reply on the topic
-            before = len(self.on(suffix))
-            await self.until(lambda: len(self.on(suffix)) > before)
-            return self.on(suffix)[-1]
-        await self.until(lambda: any(r.get("request_id") == request_id for r in self.on(suffix)))
-        return next(r for r in self.on(suffix) if r.get("request_id") == request_id)
 
 
 @pytest.fixture
@@ -133,27 +89,20 @@ async def line(tmp_path: Path, mosquitto: Mosquitto) -> AsyncIterator[Line]:
         await server.start()
         servers[eq] = server
     config = load_config(write_config(tmp_path, mosquitto, {k: s.port for k, s in servers.items()}))
-    client = MqttClient(MqttSettings(port=mosquitto.port, client_id="mes", reconnect_min=0.05,
-                                     reconnect_max=0.5, clean_start=False,
-                                     session_expiry=3600, protocol="5"))
-    mes = Mes(client)
-    await client.start()
-    eap = Eap(config)
-    try:
-        async with asyncio.timeout(WAIT):
-            await client.wait_connected()
-            await client.subscribe(f"{PREFIX}/#", 1, callback=mes)
-            await eap.start()
-            for eq in servers:
-                assert eap.supervisor is not None
-                await eap.supervisor.link(eq).wait_ready()
-        yield Line(eap, mes, servers, mosquitto)
-    finally:
-        async with asyncio.timeout(WAIT):
-            await eap.stop()
-            await client.close()
-            for s in servers.values():
-                await s.stop()
+    async with mes_client(persistent_session(mosquitto.port)) as mes:
+        eap = Eap(config)
+        try:
+            async with asyncio.timeout(WAIT):
+                await eap.start()
+                for eq in servers:
+                    assert eap.supervisor is not None
+                    await eap.supervisor.link(eq).wait_ready()
+            yield Line(eap, mes, servers, mosquitto)
+        finally:
+            async with asyncio.timeout(WAIT):
+                await eap.stop()
+                for s in servers.values():
+                    await s.stop()
 
 
 async def test_events_alarms_and_status_arrive_on_the_documented_topics(line: Line) -> None:

@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,7 +40,6 @@ import yaml
 
 from eap.bridge.broker import EmbeddedBroker
 from eap.bridge.mqtt_client import (
-    MqttClient,
     MqttProtocol,
     MqttSettings,
     PublishProperties,
@@ -65,18 +62,17 @@ from eap.runtime.config import load_config
 from eap.runtime.demo import EXAMPLE_MODEL
 from eap.secs2.message import SecsMessage
 from equipment_models import load_model
+from tests.mes_client import Mes, mes_client, persistent_session, WAIT
 from tests.mosquitto import Mosquitto
 from tests.system_tools import RequireTool
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 P: Final = HsmsParameters(t3=5.0, t5=0.05, t6=2.0, t7=2.0, t8=1.0, linktest=None,
                           reconnect_max=0.2)
-PREFIX: Final = "acme/plant1/cells/line1"
 EVENTS: Final = 300
 """Events each equipment sends per test."""
 PACE: Final = 0.004
 """Seconds between two events of one equipment (pacing of the load, not a synchronisation)."""
-WAIT: Final = 20.0
 DELIVERY_WAIT: Final = 45.0
 COATER: Final = EquipmentModel.from_yaml(EXAMPLE_MODEL)
 RECIPE: Final = {"WebSpeed": 12.0, "WebWidth": 1150, "WetFilmTarget": 80.0, "FoilType": "Al",
@@ -87,65 +83,9 @@ RECIPE: Final = {"WebSpeed": 12.0, "WebWidth": 1150, "WetFilmTarget": 80.0, "Foi
 # --- the MES side --------------------------------------------------------------------------
 
 
-@dataclass
-class Mes:
-    """What arrived, in arrival order, and bounded waits on it."""
-
-    client: MqttClient
-    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __call__(self, message: ReceivedMessage) -> None:
-        if "/cmd/" in message.topic and not message.topic.endswith("/reply"):
-            return  # our own requests
-        self.messages.append((message.topic, json.loads(message.payload) if message.payload
-                              else {}))
-        self.changed.set()
-
-    def on(self, suffix: str) -> list[dict[str, Any]]:
-        return [m for t, m in self.messages if t == f"{PREFIX}/{suffix}"]
-
-    def reels(self, equipment: str) -> set[str]:
-        return {m["values"]["ReelId"] for m in self.on(f"{equipment}/event/ReelLoaded")}
-
-    async def until(self, cond: Callable[[], bool], timeout: float = WAIT) -> None:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while not cond():
-                self.changed.clear()
-                await self.changed.wait()
-
-    async def command(self, equipment: str, command: str, body: dict[str, Any],
-                      properties: PublishProperties | None = None) -> dict[str, Any]:
-        """Send a command with a fresh request id; return the reply carrying it."""
-        request_id = uuid.uuid4().hex
-        await self.client.publish(f"{PREFIX}/{equipment}/cmd/{command}",
-                                  json.dumps({**body, "id": request_id}).encode(), 1,
-                                  properties=properties)
-        suffix = f"{equipment}/cmd/{command}/reply"
-        await self.until(lambda: any(r.get("request_id") == request_id for r in self.on(suffix)))
-        return next(r for r in self.on(suffix) if r.get("request_id") == request_id)
-
-
-@contextlib.asynccontextmanager
-async def mes_client(settings: MqttSettings) -> AsyncIterator[Mes]:
-    client = MqttClient(settings)
-    mes = Mes(client)
-    await client.start()
-    try:
-        async with asyncio.timeout(WAIT):
-            await client.wait_connected()
-            await client.subscribe(f"{PREFIX}/#", 1, callback=mes)
-        yield mes
-    finally:
-        async with asyncio.timeout(WAIT):
-            await client.close()
-
-
-def mosquitto_mes(broker: Mosquitto) -> MqttSettings:
-    """A persistent MQTT 5 session: what is queued for it survives its and the broker's restart."""
-    return MqttSettings(port=broker.port, client_id="mes", reconnect_min=0.05,
-                        reconnect_max=0.3, clean_start=False, session_expiry=3600,
-                        protocol="5")
+def reels(mes: Mes, equipment: str) -> set[str]:
+    """The ReelIds of the ``ReelLoaded`` events that arrived from ``equipment``."""
+    return {m["values"]["ReelId"] for m in mes.on(f"{equipment}/event/ReelLoaded")}
 
 
 # --- the equipment side --------------------------------------------------------------------
@@ -352,7 +292,7 @@ def verify_delivery(mes: Mes, station: Station) -> Delivery:
 
 
 def all_arrived(mes: Mes, line: Sequence[Station]) -> Callable[[], bool]:
-    return lambda: all(len(s.sent) >= EVENTS and mes.reels(s.name) >= set(s.sent)
+    return lambda: all(len(s.sent) >= EVENTS and reels(mes, s.name) >= set(s.sent)
                        for s in line)
 
 
@@ -376,7 +316,8 @@ async def test_eap_sigkilled_under_load_then_restarted_loses_nothing(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     names = ("COATER-01", "COATER-02", "COATER-03")
     log = tmp_path / "eap.log"
-    async with stations(tmp_path, names) as line, mes_client(mosquitto_mes(mosquitto)) as mes:
+    async with stations(tmp_path, names) as line, \
+            mes_client(persistent_session(mosquitto.port)) as mes:
         config = write_config(tmp_path, {"port": mosquitto.port}, line)
         proc = await eap_process(config, log)
         try:
@@ -411,7 +352,8 @@ async def test_eap_sigkilled_under_load_then_restarted_loses_nothing(
 async def test_broker_stopped_under_load_outbox_grows_and_drains(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     names = ("COATER-01", "COATER-02", "COATER-03")
-    async with stations(tmp_path, names) as line, mes_client(mosquitto_mes(mosquitto)) as mes:
+    async with stations(tmp_path, names) as line, \
+            mes_client(persistent_session(mosquitto.port)) as mes:
         config = write_config(tmp_path, {"port": mosquitto.port}, line)
         async with running_eap(config) as eap:
             registry = eap.metrics.registry
@@ -446,7 +388,8 @@ async def test_broker_stopped_under_load_outbox_grows_and_drains(
 async def test_equipment_link_dropped_and_equipment_restarted_under_load_loses_nothing(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     names = ("COATER-01", "COATER-02", "COATER-03")
-    async with stations(tmp_path, names) as line, mes_client(mosquitto_mes(mosquitto)) as mes:
+    async with stations(tmp_path, names) as line, \
+            mes_client(persistent_session(mosquitto.port)) as mes:
         separated, restarted, _ = line
         config = write_config(tmp_path, {"port": mosquitto.port}, line)
         async with running_eap(config) as eap:
@@ -465,7 +408,7 @@ async def test_equipment_link_dropped_and_equipment_restarted_under_load_loses_n
                 try:
                     await mes.until(all_arrived(mes, line), timeout=DELIVERY_WAIT)
                 except TimeoutError:
-                    missing = {s.name: (len(s.sent), sorted(set(s.sent) - mes.reels(s.name))[:10])
+                    missing = {s.name: (len(s.sent), sorted(set(s.sent) - reels(mes, s.name))[:10])
                                for s in line}
                     raise AssertionError(f"not delivered: {missing}") from None
             connects = eap.metrics.registry.get_sample_value
@@ -538,7 +481,7 @@ async def test_embedded_broker_events_on_documented_topics_and_command_round_tri
         assert coater.fire()
     assert coater.server is not None
     coater.server.set_alarm("DewPointHigh")
-    await mes.until(lambda: mes.reels("COATER-01") >= set(coater.sent)
+    await mes.until(lambda: reels(mes, "COATER-01") >= set(coater.sent)
                     and bool(mes.on("COATER-01/alarm/DewPointHigh")))
     for raw in mes.on("COATER-01/event/ReelLoaded"):
         event = EventPayload.model_validate(raw)
