@@ -44,13 +44,9 @@ RECIPE = {"WebSpeed": 12.0, "WebWidth": 1150, "WetFilmTarget": 80.0, "FoilType":
 def mosquitto(tmp_path: Path, require_tool: RequireTool) -> Iterator[Mosquitto]:
     # persistence: the MES's persistent session (and what is queued for it) survives the
     # broker's restart, as a production broker's would
-    broker = Mosquitto(tmp_path / "mosquitto",
-                       require_tool("mosquitto", "apt-get install mosquitto"), persistence=True)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path / "mosquitto", require_tool("mosquitto", "apt-get install mosquitto"),
+                   persistence=True) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @dataclass

@@ -239,13 +239,9 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
 
 @pytest.fixture
 def mosquitto(tmp_path: Path, require_tool: RequireTool) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path / "mosquitto",
-                       require_tool("mosquitto", "apt-get install mosquitto"), persistence=True)
-    broker.start()
-    try:
+    with Mosquitto(tmp_path / "mosquitto", require_tool("mosquitto", "apt-get install mosquitto"),
+                   persistence=True) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 # --- the verdict ---------------------------------------------------------------------------
