@@ -8,10 +8,11 @@ equipment (:class:`~eap.gem.equipment.GemEquipment`, built from the station's mo
 carrier flow, processing commands, scenario, the station's generator) and the HSMS server
 (:class:`~eap.gem.equipment_session.GemEquipmentServer`, passive).
 
-It owns the simulated clock: ``sim = sim_at_start + (loop.time() - real_at_start) * speed``.
-Its one task calls ``Production.advance(sim)``, kicks the server's pump (what the station
-queued goes out, or to the spool), logs what happened and sleeps until the simulated time
-the production asked for, divided by the speed -- or until a host command wakes it.
+It owns the simulated clock (a :class:`~simulators.simulation_loop.SimulationLoop`, shared with
+the PLC simulator): ``sim = (loop.time() - real_at_start) * speed``. Its one task calls
+``Production.advance(sim)``, kicks the server's pump (what the station queued goes out, or to
+the spool), logs what happened and sleeps until the simulated time the production asked for,
+divided by the speed -- or until a host command wakes it.
 
 The ``link_drop`` fault is the shell's: while it is active the HSMS session is stopped (the
 connection drops, new ones are refused); the equipment goes NOT COMMUNICATING and spools
@@ -26,8 +27,6 @@ installed (they are stored once: a recipe the host deleted stays deleted).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import random
@@ -48,6 +47,7 @@ from eap.hsms.parameters import HsmsParameters
 from equipment_models import load_model, model_path
 from simulators.production import Notice, Production
 from simulators.scenario import load_scenario, Scenario
+from simulators.simulation_loop import SimulationLoop
 from simulators.station import Station
 from simulators.stations import station_class as registered_station
 
@@ -172,17 +172,15 @@ class EquipmentSimulator:
         self.production = Production(self.equipment, cls, rng=random.Random(self.seed),
                                      scenario=scenario, serials=self.serials)
         self.production.run_control.environment_period = max(1.0, config.speed * 0.05)
-        self.production.on_command = self._wake_up
         self.server = GemEquipmentServer(self.equipment, config.host, config.port,
                                          device_id=config.device_id,
                                          parameters=config.parameters)
         self._log = _log.bind(equipment=self.name)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._real0 = 0.0
+        self.loop = SimulationLoop(config.speed, self._cycle, name=f"simulator-{self.name}",
+                                   log=self._log, failed="simulator_failed")
+        """The simulated clock and the production task."""
+        self.production.on_command = self.loop.wake
         self._link_down = False
-        self.failure: BaseException | None = None
-        """What ended the production task, if it failed."""
 
     # --- state --------------------------------------------------------------------------
 
@@ -255,27 +253,22 @@ class EquipmentSimulator:
 
     def sim_time(self) -> float:
         """Simulated seconds since the start."""
-        return (asyncio.get_running_loop().time() - self._real0) * self.config.speed
+        return self.loop.now()
 
     async def start(self) -> None:
         """Listen and start production."""
         await self.server.start()
-        self._real0 = asyncio.get_running_loop().time()
+        self.loop.start()
         self._log.info("simulator_started", model=self.model.name, host=self.config.host,
                        port=self.port, device_id=self.config.device_id,
                        speed=self.config.speed, seed=self.seed,
                        scenario=self.scenario.name if self.scenario else None,
                        control=self.config.control.value,
                        recipes=sorted(self.equipment.recipes.ppids()))
-        self._task = asyncio.create_task(self._run(), name=f"simulator-{self.name}")
 
     async def stop(self) -> None:
         """Stop production, separate, persist."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
         if self._link_down:
             self.server.session.port = self.port
         await self.server.stop()
@@ -291,41 +284,19 @@ class EquipmentSimulator:
 
     async def wait(self) -> None:
         """Until production fails (raises its error) or the simulator is stopped."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
-        if self.failure is not None:
-            raise self.failure
-
-    def _wake_up(self) -> None:
-        self._wake.set()
+        await self.loop.wait()
 
     # --- the production loop ----------------------------------------------------------------
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                self._wake.clear()
-                nxt = self.production.advance(self.sim_time())
-                self.server.kick()
-                for notice in self.production.take_notices():
-                    self._note(notice)
-                if self.serials != self._saved_serials:
-                    self.save()
-                await self._link()
-                delay = (nxt - self.sim_time()) / self.config.speed
-                if delay <= 0:
-                    await asyncio.sleep(0)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.failure = exc
-            self._log.exception("simulator_failed", error=str(exc))
-            raise
+    async def _cycle(self, now: float) -> float:
+        nxt = self.production.advance(now)
+        self.server.kick()
+        for notice in self.production.take_notices():
+            self._note(notice)
+        if self.serials != self._saved_serials:
+            self.save()
+        await self._link()
+        return nxt
 
     async def _link(self) -> None:
         """Play the ``link_drop`` fault: stop listening while it is active."""

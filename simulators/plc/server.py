@@ -9,10 +9,11 @@ image). At start it builds the address space the model implies
 address (loopback by default), under the namespace ``urn:eap:plc-sim:<model>``, at the
 endpoint ``opc.tcp://<host>:<port>/eap/plc/``.
 
-One task owns the simulated clock (``sim = elapsed real seconds x speed``, as in the GEM
-equipment simulators): it calls ``PlcController.advance(sim)``, applies the tag writes the
-controller queued, and sleeps until the simulated time the controller asked for (divided by
-the speed) or until a client wakes it. Tag writes go straight into the address space with
+One task owns the simulated clock (``sim = elapsed real seconds x speed``, the
+:class:`~simulators.simulation_loop.SimulationLoop` of the GEM equipment simulators): it
+calls ``PlcController.advance(sim)``, applies the tag writes the controller queued, and
+sleeps until the simulated time the controller asked for (divided by the speed) or until a
+client wakes it. Tag writes go straight into the address space with
 ``Server.write_attribute_value`` -- no per-write session or locking -- in the controller's
 order, without yielding to the event loop inside a batch: a client subscribed to an event's
 data and its counter never sees the counter move before the data.
@@ -31,7 +32,6 @@ test clients next to it); optionally one user with a password (anonymous then re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import random
@@ -58,6 +58,7 @@ from simulators.plc.address_space import ENDPOINT_PATH, MethodSpec, namespace_ur
 from simulators.plc.controller import PlcController, PlcSimulatorError
 from simulators.production import Notice
 from simulators.scenario import load_scenario, Scenario
+from simulators.simulation_loop import SimulationLoop
 from simulators.stations import station_class as registered_station
 
 __all__ = ["ENDPOINT_PATH", "PlcSecurity", "PlcSimulator", "PlcSimulatorConfig",
@@ -199,14 +200,13 @@ class PlcSimulator:
         self.ns = 0
         self._ids: dict[str, ua.NodeId] = {}
         self._vtypes: dict[str, ua.VariantType] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._real0 = 0.0
         self._log = _log.bind(plc=self.model_stem)
+        self.loop = SimulationLoop(config.speed, self._cycle, name=f"plc-{self.model_stem}",
+                                   log=self._log, failed="plc_simulator_failed")
+        """The simulated clock and the PLC program's task."""
+        self._wake = self.loop.wake_up  # tests cut the sleep short through it
         self.tag_writes = 0
         """Tag writes applied to the server since the start."""
-        self.failure: BaseException | None = None
-        """What ended the clock task, if it failed."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class PlcSimulator:
 
     def sim_time(self) -> float:
         """Simulated seconds since the start."""
-        return (asyncio.get_running_loop().time() - self._real0) * self.config.speed
+        return self.loop.now()
 
     async def start(self) -> None:
         """Build the address space, listen, start the PLC program."""
@@ -240,21 +240,16 @@ class PlcSimulator:
         server.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
         await server.start()
         self.server = server
-        self._real0 = asyncio.get_running_loop().time()
+        self.loop.start()
         self._log.info("plc_simulator_started", endpoint=self.endpoint,
                        namespace=self.namespace, speed=config.speed, seed=self.seed,
                        security=config.security.value, user=config.user is not None,
                        scenario=self.scenario.name if self.scenario else None,
                        recipes=sorted(self.controller.recipes))
-        self._task = asyncio.create_task(self._run(), name=f"plc-{self.model_stem}")
 
     async def stop(self) -> None:
         """Stop the program and the server."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
         if self.server is not None:
             await self.server.stop()
             self.server = None
@@ -269,11 +264,7 @@ class PlcSimulator:
 
     async def wait(self) -> None:
         """Until the program fails (raises its error) or the simulator is stopped."""
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
-        if self.failure is not None:
-            raise self.failure
+        await self.loop.wait()
 
     async def _certificates(self, server: Server, cert_dir: Path) -> None:
         await asyncio.to_thread(cert_dir.mkdir, parents=True, exist_ok=True)
@@ -339,7 +330,7 @@ class PlcSimulator:
             result = self.controller.call(spec.name, [a.Value for a in args])
             self._log.info("method_called", method=spec.name, result=result)
             await self._flush()
-            self._wake.set()
+            self.loop.wake()
             return [ua.Variant(result, ua.VariantType.UInt16)]
         return call
 
@@ -357,7 +348,7 @@ class PlcSimulator:
                 continue
             self.controller.client_wrote(tag.node, write.Value.Value.Value)
         await self._flush()
-        self._wake.set()
+        self.loop.wake()
 
     async def _flush(self) -> None:
         """Apply the controller's tag writes, in order, without yielding between them."""
@@ -378,27 +369,12 @@ class PlcSimulator:
 
     # --- the PLC program's clock ----------------------------------------------------------
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                self._wake.clear()
-                nxt = self.controller.advance(self.sim_time())
-                await self._flush()
-                for notice in self.controller.take_notices():
-                    self._note(notice)
-                delay = (nxt - self.sim_time()) / self.config.speed
-                if delay <= 0:
-                    await asyncio.sleep(0)
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.failure = exc
-            self._log.exception("plc_simulator_failed", error=str(exc))
-            raise
+    async def _cycle(self, now: float) -> float:
+        nxt = self.controller.advance(now)
+        await self._flush()
+        for notice in self.controller.take_notices():
+            self._note(notice)
+        return nxt
 
     def _note(self, notice: Notice) -> None:
         self._log.info(notice.what, sim_time=round(notice.at, 1), **dict(notice.details))
