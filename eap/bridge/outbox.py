@@ -450,7 +450,9 @@ class Outbox:
         Returns ``[]`` when nothing newer was committed, and ``None`` when the feed cannot
         say (records after ``after_seq`` were taken before or dropped on overflow, or were
         in the file at open): read them with :meth:`pending`. Taken records leave the feed;
-        they stay in the file until acked. One reader per outbox.
+        they stay in the file until acked. One reader per outbox, and it acks only records
+        it took: the feed does not see acks, so a record acked before it was taken would
+        still be handed out (a duplicate, never a loss).
         """
         if after_seq < self._feed_from:
             return None
