@@ -33,6 +33,13 @@ first value ever seen is only a baseline: no event is invented at start.
 **Alarms** follow their bit: set on 0->1, cleared on 1->0; the first value read (at start and
 after a reconnect) sets or clears every bound alarm to what the PLC shows.
 
+**Alarms & Conditions.** An alarm bound to an OPC UA ``AlarmConditionType`` condition gets
+the condition's events from its source node (the shell turns each into a mapping of event
+fields: ``ConditionName``, ``ActiveState/Id`` ...): set when the named condition is active,
+cleared when it is not. After a ConditionRefresh at (re)connect the shell hands one mapping
+``{CONDITION_REFRESH: [active condition names]}`` per source: every alarm bound there is set
+or cleared to match (a condition that went inactive during an outage is cleared).
+
 **Processing state.** The state word is mapped (PackML or an explicit map) to a model state;
 unmapped (transient) values change nothing. The equipment follows by firing the model's own
 transitions along the shortest path (one transition when the PLC moved one step; several
@@ -106,6 +113,7 @@ from eap.secs2.message import SecsMessage
 __all__ = [
     "Action",
     "ActionKind",
+    "CONDITION_REFRESH",
     "CallMethod",
     "PlcAdapter",
     "PlcAdapterError",
@@ -115,6 +123,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+CONDITION_REFRESH: Final = "ConditionRefresh"
+"""Key of the mapping the shell hands a condition source after a ConditionRefresh: the names
+of the conditions active there."""
 
 _COUNTER_MODULUS: Final = 1 << 32
 _PLC_SLOT: Final = {0: SlotState.EMPTY, 1: SlotState.CORRECTLY_OCCUPIED,
@@ -306,11 +318,16 @@ class PlcAdapter:
         return list(self._watchers)
 
     def event_nodes(self) -> set[str]:
-        """The event triggers and their data nodes (the shell queues every change of these)."""
+        """The event triggers, their data nodes and the alarm words/bits.
+
+        The shell queues every change of these: an alarm set and cleared again within one
+        sampling interval still gives its set and its clear.
+        """
         out: set[str] = set()
         for ev in self.tag_map.events.values():
             out.add(ev.trigger.node)
             out.update(ev.data.values())
+        out.update(al.node for al in self.tag_map.alarms.values())
         return out
 
     def apply(self, changes: Iterable[TagChange]) -> None:
@@ -577,7 +594,10 @@ class PlcAdapter:
                                                        trig.equals.value
                                                        if trig.equals is not None else None))
         for name, al in tm.alarms.items():
-            self._watch(al.node, self._alarm_watcher(name, al.bit))
+            if al.condition is not None:
+                self._watch(al.node, self._condition_watcher(name, al.condition.name))
+            else:
+                self._watch(al.node, self._alarm_watcher(name, al.bit))
         if tm.processing_state is not None:
             self._watch(tm.processing_state.node, self._state_watcher)
         if tm.material is not None:
@@ -714,6 +734,24 @@ class PlcAdapter:
                 if prev is None or now_set != prev or now_set != self.eq.alarms.is_set(alid):
                     (self.eq.set_alarm if now_set else self.eq.clear_alarm)(name)
                 prev = now_set
+        return watch
+
+    def _condition_watcher(self, name: str,
+                           condition: str) -> Callable[[Any, list[Any]], None]:
+        alid = next(a.id for a in self.model.alarms if a.name == name)
+
+        def align(active: bool) -> None:
+            if active != self.eq.alarms.is_set(alid):
+                (self.eq.set_alarm if active else self.eq.clear_alarm)(name)
+
+        def watch(_old: Any, news: list[Any]) -> None:
+            for new in news:
+                if not isinstance(new, Mapping):
+                    self._problem(f"alarms.{name}.condition: not an event: {new!r}")
+                elif CONDITION_REFRESH in new:  # every condition active at the PLC now
+                    align(condition in new[CONDITION_REFRESH])
+                elif new.get("ConditionName") == condition:
+                    align(bool(new.get("ActiveState/Id")))
         return watch
 
     def _state_watcher(self, old: Any, news: list[Any]) -> None:

@@ -61,11 +61,19 @@ from asyncua.common.subscription import (
 )
 from asyncua.crypto import security_policies
 from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError
 
 from eap.errors import EapError
-from eap.plc.adapter import Action, CallMethod, PlcAdapter, TagChange, WriteTags
+from eap.plc.adapter import (
+    Action,
+    CallMethod,
+    CONDITION_REFRESH,
+    PlcAdapter,
+    TagChange,
+    WriteTags,
+)
 from eap.plc.interfaces import PlcInterfaces
 from eap.plc.tag_map import NodeUse, TagMap, TagMapError, ValueKind
 
@@ -77,6 +85,8 @@ APPLICATION_URI: Final = "urn:eap:plc-adapter"
 """The client's application URI (in its certificate)."""
 _ACK_POLL: Final = 0.02
 _EVENT_QUEUE: Final = 1000
+_REFRESH_START: Final = ua.NodeId(ua.Int32(ObjectIds.RefreshStartEventType))
+_REFRESH_END: Final = ua.NodeId(ua.Int32(ObjectIds.RefreshEndEventType))
 """Server-side queue of an event trigger's or data tag's monitored item (changes kept
 between two publishes; beyond it the oldest are dropped and the counters still count)."""
 
@@ -169,6 +179,9 @@ class OpcUaPlcClient:
         self._run_task: asyncio.Task[None] | None = None
         self._action_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._conditions = {al.condition.source for al in tag_map.alarms.values()
+                            if al.condition is not None}
+        self._refreshing: dict[str, set[str]] | None = None
         self.connects = 0
         """Sessions established so far (1 after start; more after reconnects)."""
         self._log = log.bind(endpoint=tag_map.endpoint)
@@ -358,7 +371,7 @@ class OpcUaPlcClient:
         deadbands = {sv.node: sv.deadband for sv in tm.status_variables.values()
                      if sv.deadband is not None}
         event_nodes = {ev.trigger.node for ev in tm.events.values()
-                       if ev.trigger.kind == "opcua_event"}
+                       if ev.trigger.kind == "opcua_event"} | self._conditions
         queued = self.adapter.event_nodes()
         requests = []
         texts: list[str] = []
@@ -387,9 +400,17 @@ class OpcUaPlcClient:
         for text in event_nodes:
             node = self._nodes.get(text) or client.get_node(self._node_id(text))
             self._nodes[text] = node
-            await sub.subscribe_events(node)
+            await sub.subscribe_events(node, ObjectIds.AlarmConditionType
+                                       if text in self._conditions else ObjectIds.BaseEventType,
+                                       queuesize=_EVENT_QUEUE)
         self._by_nodeid = {node.nodeid: text for text, node in self._nodes.items()}
         snapshot = await self._snapshot(client, sub, set(texts))
+        if self._conditions:  # the active conditions, bracketed by RefreshStart/End
+            self._refreshing = None
+            await sub.subscribe_events(client.nodes.server, [_REFRESH_START, _REFRESH_END])
+            await client.get_node(ObjectIds.ConditionType).call_method(
+                ua.NodeId(ua.Int32(ObjectIds.ConditionType_ConditionRefresh)),
+                ua.Variant(sub.subscription_id, ua.VariantType.UInt32))
         return sub, snapshot
 
     async def _snapshot(self, client: Client, sub: Subscription,
@@ -437,6 +458,13 @@ class OpcUaPlcClient:
         return TagChange(text, value, dv.SourceTimestamp, good)
 
     def _convert(self, events: Iterable[Any]) -> list[TagChange]:
+        events = list(events)
+        # a publish groups events per monitored item: the refresh markers (the Server's
+        # item) bracket the refreshed conditions whatever their order in it
+        marks = {getattr(ev.event, "EventType", None) for ev in events
+                 if isinstance(ev, OpcEvent)}
+        if _REFRESH_START in marks:
+            self._refreshing = {text: set() for text in self._conditions}
         out: list[TagChange] = []
         for ev in events:
             if isinstance(ev, DataChangeEvent):
@@ -447,13 +475,20 @@ class OpcUaPlcClient:
                 source = getattr(ev.event, "SourceNode", None)
                 text = self._by_nodeid.get(source) if source is not None else None
                 if text is not None:
-                    out.append(TagChange(text, {k: _plain(v) for k, v in
-                                                ev.event.get_event_props_as_fields_dict()
-                                                .items()}))
+                    fields = {k: _plain(v.Value if isinstance(v, ua.Variant) else v)
+                              for k, v in ev.event.get_event_props_as_fields_dict().items()}
+                    out.append(TagChange(text, fields))
+                    if self._refreshing is not None and text in self._refreshing \
+                            and fields.get("ActiveState/Id"):
+                        self._refreshing[text].add(str(fields.get("ConditionName")))
             elif isinstance(ev, StatusChangeEvent):
                 status = ev.notification.Status
                 if not status.is_good():
                     self._mark_lost(f"subscription status {status.name}")
+        if _REFRESH_END in marks and self._refreshing is not None:
+            out.extend(TagChange(text, {CONDITION_REFRESH: sorted(active)})
+                       for text, active in self._refreshing.items())
+            self._refreshing = None
         return out
 
     def _up(self, snapshot: list[TagChange]) -> None:

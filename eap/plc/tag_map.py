@@ -35,6 +35,7 @@ from eap.gem.model import EquipmentModel, SecsFormat, VariableKind
 
 __all__ = [
     "AlarmBinding",
+    "ConditionRef",
     "CommandBinding",
     "EventBinding",
     "MaterialBinding",
@@ -103,12 +104,14 @@ class NodeUse:
         node: the node id as written in the map.
         kind: what its value must be.
         method: the node is a method (called, not read).
+        event_source: the node is an object whose OPC UA events are subscribed (not read).
     """
 
     entry: str
     node: str
     kind: ValueKind
     method: bool = False
+    event_source: bool = False
 
 
 class _Frozen(BaseModel):
@@ -209,25 +212,37 @@ class EventBinding(_Frozen):
     data: dict[str, str] = Field(default_factory=dict)
 
 
+class ConditionRef(_Frozen):
+    """An OPC UA Alarms & Conditions condition: the node emitting it and its ConditionName."""
+
+    source: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
 class AlarmBinding(_Frozen):
-    """An alarm from a bit of a word (``word`` + ``bit``) or a boolean node (``bit_node``)."""
+    """An alarm from a bit of a word (``word`` + ``bit``), a boolean node (``bit_node``) or
+    an OPC UA ``AlarmConditionType`` condition (``condition``: its ActiveState)."""
 
     word: str | None = None
     bit: int | None = Field(default=None, ge=0, le=63)
     bit_node: str | None = None
+    condition: ConditionRef | None = None
 
     @model_validator(mode="after")
     def _one(self) -> AlarmBinding:
-        if self.bit_node is not None:
-            if self.word is not None or self.bit is not None:
-                raise ValueError("give word + bit, or bit_node, not both")
-        elif self.word is None or self.bit is None:
-            raise ValueError("give word + bit, or bit_node")
+        word = self.word is not None or self.bit is not None
+        if word + (self.bit_node is not None) + (self.condition is not None) != 1:
+            raise ValueError("give exactly one of word + bit, bit_node, condition")
+        if word and (self.word is None or self.bit is None):
+            raise ValueError("give word + bit, or bit_node, or condition: word and bit go "
+                             "together")
         return self
 
     @property
     def node(self) -> str:
-        """The node read."""
+        """The node read (for a condition: the node whose events are subscribed)."""
+        if self.condition is not None:
+            return self.condition.source
         node = self.bit_node if self.bit_node is not None else self.word
         assert node is not None
         return node
@@ -382,7 +397,10 @@ class TagMap(_Frozen):
             if name not in alarm_names:
                 errors.append(f"{place}: the model has no alarm {name!r}")
                 continue
-            if al.bit_node is not None:
+            if al.condition is not None:
+                uses.append(NodeUse(f"{place}.condition.source", al.condition.source,
+                                    ValueKind.ANY, event_source=True))
+            elif al.bit_node is not None:
                 uses.append(NodeUse(f"{place}.bit_node", al.bit_node, ValueKind.BOOL))
             else:
                 uses.append(NodeUse(f"{place}.word", al.node, ValueKind.INTEGER))

@@ -233,22 +233,26 @@ async def test_basic256sha256_sign_and_encrypt_with_user(tmp_path: Path) -> None
         assert eq.equipment.processing.state == "IDLE"  # PackML Stopped, read
 
 
+@pytest.mark.parametrize("model", MODELS)
 async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
-        tmp_path: Path, require_tool: RequireTool) -> None:
+        model: str, tmp_path: Path, require_tool: RequireTool) -> None:
     broker = Mosquitto(tmp_path / "mosquitto", require_tool("mosquitto",
                                                             "apt-get install mosquitto"))
     broker.start()
     port = free_port()
-    map_path = tmp_path / "coater-map.yaml"
-    map_path.write_text(yaml.safe_dump(tag_map_data("coater", port)))
+    data = tag_map_data(model, port)
+    tm = parse_tag_map(data)
+    event = next(n for n, ev in tm.events.items() if ev.trigger.kind == "counter")
+    alarm = list(tm.alarms)[-1]
+    eq_id = f"{model.upper().replace('_', '-')}-P1"
+    (tmp_path / "map.yaml").write_text(yaml.safe_dump(data))
     config_path = tmp_path / "eap.yaml"
     config_path.write_text(yaml.safe_dump({
         "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "eap-plc-test"},
         "uns": {"enterprise": "acme", "site": "plant1", "area": "cells", "line": "line1"},
         "state_dir": str(tmp_path / "eap-state"),
         "metrics": {"port": 0},
-        "equipment": [{"id": "COATER-P1", "model": "coater",
-                       "plc": {"tag_map": "coater-map.yaml"}}],
+        "equipment": [{"id": eq_id, "model": model, "plc": {"tag_map": "map.yaml"}}],
     }))
     messages: list[tuple[str, bytes]] = []
     arrived = asyncio.Event()
@@ -263,7 +267,7 @@ async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
     mes = MqttClient(MqttSettings(port=broker.port, client_id="mes", reconnect_min=0.05,
                                   reconnect_max=0.5))
     try:
-        async with simulator("coater", port) as sim:
+        async with simulator(model, port) as sim:
             await mes.start()
             await mes.wait_connected()
             await mes.subscribe(f"{PREFIX}/#", 1, callback=got)
@@ -271,22 +275,24 @@ async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
             await eap.start()
             try:
                 assert eap.supervisor is not None
-                link = eap.supervisor.link("COATER-P1")
+                link = eap.supervisor.link(eq_id)
                 async with asyncio.timeout(WAIT):
                     await link.wait_ready()
                 host = link.host
-                ppid, values = next(iter(shipped_recipes("coater").items()))
+                ppid, values = next(iter(shipped_recipes(model).items()))
                 await host.send_recipe(ppid, values)
                 await host.select_recipe(ppid)
-                plc = eap.plc_equipment["COATER-P1"]
+                plc = eap.plc_equipment[eq_id]
                 await until(lambda: plc.equipment.processing.state == "READY")
-                await host.remote_command("START")
-                sim.controller.set_alarm("StreakDetected")
+                assert (await host.remote_command("START")).hcack == 4
+                await until(lambda: plc.equipment.processing.state == "EXECUTING")
+                sim.controller.set_alarm(alarm)  # the PLC's alarm bit
+                sim.controller.fire(event)  # and one of its counted events
                 sim._wake.set()
-                await until(lambda: f"{PREFIX}/COATER-P1/alarm/StreakDetected" in topics()
-                            and f"{PREFIX}/COATER-P1/event/ReelLoaded" in topics(), 60.0)
-                assert f"{PREFIX}/COATER-P1/status" in topics()
-                assert f"{PREFIX}/COATER-P1/event/ProcessingStateChanged" in topics()
+                await until(lambda: f"{PREFIX}/{eq_id}/alarm/{alarm}" in topics()
+                            and f"{PREFIX}/{eq_id}/event/{event}" in topics())
+                assert f"{PREFIX}/{eq_id}/status" in topics()
+                assert f"{PREFIX}/{eq_id}/event/ProcessingStateChanged" in topics()
             finally:
                 await eap.stop()
     finally:
@@ -295,22 +301,23 @@ async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
 
 
 @pytest.mark.interop
-async def test_secsgem_host_on_the_served_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", MODELS)
+async def test_secsgem_host_on_the_served_port(model: str, tmp_path: Path) -> None:
     from tests.interop.secsgem_host import SecsgemHost
 
     port = free_port()
-    tm = parse_tag_map(tag_map_data("coater", port))
-    async with simulator("coater", port) as sim, \
-            plc_equipment("coater", tm, tmp_path) as eq:
+    tm = parse_tag_map(tag_map_data(model, port))
+    async with simulator(model, port) as sim, \
+            plc_equipment(model, tm, tmp_path) as eq:
         sg = SecsgemHost.connect_to(eq.port)
         try:
             await sg.peer.start()
             await sg.peer.wait_communicating()
-            model = eq.equipment.model
-            ce = model.event("ProcessingStateChanged").id
-            sv = model.variable("ProcessState").id
+            gem_model = eq.equipment.model
+            ce = gem_model.event("ProcessingStateChanged").id
+            sv = gem_model.variable("ProcessState").id
             await sg.call("subscribe_collection_event", ce, [sv], 77)
-            ppid, values = next(iter(shipped_recipes("coater").items()))
+            ppid, values = next(iter(shipped_recipes(model).items()))
             body = "\n".join(f"{k} = {v}" for k, v in values.items())
             assert await sg.call("send_process_program", ppid, body) == 0
             reply = await sg.call("send_remote_command", "PP-SELECT", [("PPID", ppid)])
@@ -321,5 +328,9 @@ async def test_secsgem_host_on_the_served_port(tmp_path: Path) -> None:
             assert reply.HCACK.get() == 4
             await until(lambda: any(v["value"] == "EXECUTING" for e in sg.peer.collection_events
                                     for v in e["values"]))
+            assert sim.controller.executing
+            reply = await sg.call("send_remote_command", "STOP", [])
+            assert reply.HCACK.get() == 4
+            await until(lambda: not sim.controller.executing)
         finally:
             await sg.peer.stop()
