@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 A real PLC with an A&C server reports an alarm twice: a bit in an alarm word and an
 ``AlarmConditionType`` condition whose events carry ``ActiveState``. :class:`AlarmConditions`
-adds the second to a running :class:`~simulators.plc.server.PlcSimulator`: for each alarm it
+adds the second to a :class:`~simulators.plc.server.PlcSimulator` (which starts it with
+its server, for ``PlcSimulatorConfig.conditions``): for each alarm it
 offers (by default the ``DewPointHigh`` alarm every model has) it keeps one asyncua event
 generator whose source is the station's ``<Station>.Alarm`` folder. It watches the alarm's word
 in the server's address space (a data-change callback, so every write the PLC program makes is
@@ -18,7 +19,7 @@ RefreshStart and a RefreshEnd event. The condition is named after the alarm (its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from asyncua import ua
 from asyncua.server.event_generator import EventGenerator
@@ -26,7 +27,9 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 
 from simulators.plc.controller import PlcSimulatorError
-from simulators.plc.server import PlcSimulator
+
+if TYPE_CHECKING:
+    from simulators.plc.server import PlcSimulator
 
 __all__ = ["AlarmConditions"]
 

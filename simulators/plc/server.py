@@ -55,6 +55,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from equipment_models import load_model, model_path
 from simulators.equipment_simulator import shipped_recipes
 from simulators.plc.address_space import ENDPOINT_PATH, MethodSpec, namespace_uri
+from simulators.plc.conditions import AlarmConditions
 from simulators.plc.controller import PlcController, PlcSimulatorError
 from simulators.production import Notice
 from simulators.scenario import load_scenario, Scenario
@@ -96,6 +97,8 @@ class PlcSimulatorConfig:
         cert_dir: where the certificates are (generated when missing).
         user: the one user allowed (``None``: anonymous access).
         password: that user's password.
+        conditions: alarms also offered as OPC UA ``AlarmConditionType`` conditions
+            (``simulators.plc.conditions``; every model has ``DewPointHigh``).
     """
 
     model: str | Path
@@ -108,6 +111,7 @@ class PlcSimulatorConfig:
     cert_dir: Path | None = None
     user: str | None = None
     password: str | None = None
+    conditions: tuple[str, ...] = ("DewPointHigh",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,8 @@ class PlcSimulator:
         """The simulated clock and the PLC program's task."""
         self._wake = self.loop.wake_up  # tests cut the sleep short through it
         self.tag_writes = 0
+        self.conditions: AlarmConditions | None = None
+        """The A&C conditions offered (``config.conditions``), once started."""
         """Tag writes applied to the server since the start."""
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -240,6 +246,9 @@ class PlcSimulator:
         server.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
         await server.start()
         self.server = server
+        if config.conditions:
+            self.conditions = AlarmConditions(self, config.conditions)
+            await self.conditions.start()
         self.loop.start()
         self._log.info("plc_simulator_started", endpoint=self.endpoint,
                        namespace=self.namespace, speed=config.speed, seed=self.seed,

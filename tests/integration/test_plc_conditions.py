@@ -1,21 +1,20 @@
 """OPC UA Alarms & Conditions on loopback: a PLC condition becomes a GEM alarm (S5F1).
 
-The coater's PLC simulator offers its DewPointHigh alarm also as an ``AlarmConditionType``
-condition (``simulators.plc.conditions``); a tag map binds the alarm to that condition instead
-of its bit. Condition active -> GEM alarm set -> the host gets S5F1 (set); inactive -> S5F1
-(cleared). An alarm active before the adapter connects is set from the ConditionRefresh.
+The PLC simulator offers its DewPointHigh alarm also as an ``AlarmConditionType`` condition
+(``simulators.plc.conditions``, started with the server); a tag map binds the alarm to that
+condition instead of its bit. Condition active -> GEM alarm set -> the host gets S5F1 (set);
+inactive -> S5F1 (cleared). An alarm active before the adapter connects is set from the
+ConditionRefresh. Two models (the other two share the same code path).
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from eap.gem.host import AlarmReport
 from eap.plc.tag_map import parse_tag_map
-from simulators.plc.conditions import AlarmConditions
 from tests.integration.test_plc_adapter import (
     gem_host,
     plc_equipment,
@@ -30,20 +29,22 @@ pytestmark = pytest.mark.timeout(60)
 ALARM = "DewPointHigh"
 
 
-async def test_condition_active_and_inactive_reach_the_host_as_s5f1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["coater", "formation_rack"])
+async def test_condition_active_and_inactive_reach_the_host_as_s5f1(model: str,
+                                                                     tmp_path: Path) -> None:
     port = free_port()
-    data = tag_map_data("coater", port)
-    async with simulator("coater", port, speed=1.0) as sim:
+    data = tag_map_data(model, port)
+    async with simulator(model, port, speed=1.0) as sim:
         sim.controller.run_control.environment_period = 1e9  # the dew point alarm is ours
-        conditions = AlarmConditions(sim, [ALARM])
+        conditions = sim.conditions
+        assert conditions is not None
+        assert conditions.alarms == (ALARM,)
         data["alarms"][ALARM] = {"condition": {"source": conditions.source, "name": ALARM}}
         sim.controller.set_alarm(ALARM)  # active before the adapter connects
         sim._wake.set()
-        await asyncio.sleep(0.1)
-        await conditions.start()
-        assert conditions.events == 1
-        async with plc_equipment("coater", parse_tag_map(data), tmp_path) as eq, \
-                gem_host("coater", eq.port) as (host, _events):
+        await until(lambda: conditions.events == 1, 5.0)
+        async with plc_equipment(model, parse_tag_map(data), tmp_path) as eq, \
+                gem_host(model, eq.port) as (host, _events):
             alid = eq.equipment._alid(ALARM)
             reports: list[AlarmReport] = []
             host.on_alarm(reports.append)
