@@ -104,6 +104,7 @@ class Publisher:
         self.retry_delay = retry_delay
         self._inflight: dict[int, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
+        self._window_full = False  # the stream sleeps until a publish completes
         self._failure: MqttError | None = None
         self._to_ack: list[int] = []
         self._ack_wake = asyncio.Event()
@@ -214,16 +215,20 @@ class Publisher:
 
     def _done(self, seq: int, future: asyncio.Future[None]) -> None:
         self._inflight.pop(seq, None)
-        self._wake.set()
         if future.cancelled():
+            self._wake.set()
             return
         error = future.exception()
         if error is None:
             self._to_ack.append(seq)
             self._ack_idle.clear()
             self._ack_wake.set()
-        elif self._failure is None and isinstance(error, MqttError):
+            if self._window_full:  # a stream waiting for records is not woken per PUBACK
+                self._wake.set()
+            return
+        if self._failure is None and isinstance(error, MqttError):
             self._failure = error
+        self._wake.set()
 
     async def _sleep_until_woken(self, records_after: int | None) -> None:
         """Until a publish completes, or (with ``records_after``) new records arrive."""
@@ -231,7 +236,11 @@ class Publisher:
         if self._failure is not None:
             return
         if records_after is None:
-            await self._wake.wait()
+            self._window_full = True
+            try:
+                await self._wake.wait()
+            finally:
+                self._window_full = False
             return
         waiter = asyncio.create_task(self.outbox.wait_for_records(records_after))
         waiter.add_done_callback(lambda _: self._wake.set())
