@@ -407,10 +407,15 @@ class OpcUaPlcClient:
         snapshot = await self._snapshot(client, sub, set(texts))
         if self._conditions:  # the active conditions, bracketed by RefreshStart/End
             self._refreshing = None
-            await sub.subscribe_events(client.nodes.server, [_REFRESH_START, _REFRESH_END])
-            await client.get_node(ObjectIds.ConditionType).call_method(
-                ua.NodeId(ua.Int32(ObjectIds.ConditionType_ConditionRefresh)),
-                ua.Variant(sub.subscription_id, ua.VariantType.UInt32))
+            try:
+                await sub.subscribe_events(client.nodes.server, [_REFRESH_START, _REFRESH_END])
+                await client.get_node(ObjectIds.ConditionType).call_method(
+                    ua.NodeId(ua.Int32(ObjectIds.ConditionType_ConditionRefresh)),
+                    ua.Variant(sub.subscription_id, ua.VariantType.UInt32))
+            except UaError as exc:
+                raise TagMapError(tm.endpoint, [
+                    f"alarms.{name}.condition: the PLC does not answer ConditionRefresh ({exc})"
+                    for name, al in tm.alarms.items() if al.condition is not None]) from None
         return sub, snapshot
 
     async def _snapshot(self, client: Client, sub: Subscription,

@@ -3,9 +3,10 @@
 Per station model (``simulators.plc``, the shipped tag maps with the endpoint changed): our
 GemHost on the served HSMS port configures reports, downloads and selects a recipe (applied in
 the PLC), starts and stops production through the PLC's methods and receives the PLC's events.
-Once: the same through ``eap run`` to Mosquitto (events and alarms on the native topics); a
-PLC that goes away and comes back; a bad tag map at start; Basic256Sha256 SignAndEncrypt with
-a user; secsgem's GemHostHandler as the host. Every wait is bounded.
+Per model too: ``eap run`` with ``serve_hsms``, secsgem's GemHostHandler on the served port
+(recipe, PP-SELECT, START/STOP through the PLC, S6F11) and the PLC's alarm bit and a counted
+event on Mosquitto's native topics. Once: a PLC that goes away and comes back; a bad tag map
+at start; Basic256Sha256 SignAndEncrypt with a user. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -233,13 +234,19 @@ async def test_basic256sha256_sign_and_encrypt_with_user(tmp_path: Path) -> None
         assert eq.equipment.processing.state == "IDLE"  # PackML Stopped, read
 
 
+@pytest.mark.interop
 @pytest.mark.parametrize("model", MODELS)
-async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
+async def test_eap_run_to_mqtt_with_a_secsgem_host_on_the_served_port(
         model: str, tmp_path: Path, require_tool: RequireTool) -> None:
+    """``eap run`` with ``plc:`` + ``serve_hsms``: secsgem's GemHostHandler on the served port
+    downloads, selects, STARTs and STOPs through the PLC and gets the S6F11; the PLC's alarm
+    bit and a counted event reach MQTT on the native topics (one PLC session for both)."""
+    from tests.interop.secsgem_host import SecsgemHost
+
     broker = Mosquitto(tmp_path / "mosquitto", require_tool("mosquitto",
                                                             "apt-get install mosquitto"))
     broker.start()
-    port = free_port()
+    port, served = free_port(), free_port()
     data = tag_map_data(model, port)
     tm = parse_tag_map(data)
     event = next(n for n, ev in tm.events.items() if ev.trigger.kind == "counter")
@@ -252,17 +259,13 @@ async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
         "uns": {"enterprise": "acme", "site": "plant1", "area": "cells", "line": "line1"},
         "state_dir": str(tmp_path / "eap-state"),
         "metrics": {"port": 0},
-        "equipment": [{"id": eq_id, "model": model, "plc": {"tag_map": "map.yaml"}}],
+        "equipment": [{"id": eq_id, "model": model,
+                       "plc": {"tag_map": "map.yaml", "serve_hsms": {"port": served}}}],
     }))
-    messages: list[tuple[str, bytes]] = []
-    arrived = asyncio.Event()
+    topics: set[str] = set()
 
     def got(message: ReceivedMessage) -> None:
-        messages.append((message.topic, message.payload))
-        arrived.set()
-
-    def topics() -> set[str]:
-        return {t for t, _ in messages}
+        topics.add(message.topic)
 
     mes = MqttClient(MqttSettings(port=broker.port, client_id="mes", reconnect_min=0.05,
                                   reconnect_max=0.5))
@@ -273,64 +276,44 @@ async def test_events_and_alarms_reach_mqtt_on_the_native_topics(
             await mes.subscribe(f"{PREFIX}/#", 1, callback=got)
             eap = Eap(load_config(config_path), metrics_port=-1)
             await eap.start()
+            sg = SecsgemHost.connect_to(served)
             try:
                 assert eap.supervisor is not None
-                link = eap.supervisor.link(eq_id)
                 async with asyncio.timeout(WAIT):
-                    await link.wait_ready()
-                host = link.host
-                ppid, values = next(iter(shipped_recipes(model).items()))
-                await host.send_recipe(ppid, values)
-                await host.select_recipe(ppid)
+                    await eap.supervisor.link(eq_id).wait_ready()
                 plc = eap.plc_equipment[eq_id]
+                await sg.peer.start()
+                await sg.peer.wait_communicating()
+                gem_model = plc.equipment.model
+                ce = gem_model.event("ProcessingStateChanged").id
+                sv = gem_model.variable("ProcessState").id
+                await sg.call("subscribe_collection_event", ce, [sv], 77)
+                ppid, values = next(iter(shipped_recipes(model).items()))
+                body = "\n".join(f"{k} = {v}" for k, v in values.items())
+                assert await sg.call("send_process_program", ppid, body) == 0
+                reply = await sg.call("send_remote_command", "PP-SELECT", [("PPID", ppid)])
+                assert reply.HCACK.get() == 4
                 await until(lambda: plc.equipment.processing.state == "READY")
-                assert (await host.remote_command("START")).hcack == 4
-                await until(lambda: plc.equipment.processing.state == "EXECUTING")
+                assert sim.controller.ppid == ppid  # downloaded and applied in the PLC
+                reply = await sg.call("send_remote_command", "START", [])
+                assert reply.HCACK.get() == 4
+                await until(lambda: any(v["value"] == "EXECUTING"
+                                        for e in sg.peer.collection_events
+                                        for v in e["values"]))
+                assert sim.controller.executing
                 sim.controller.set_alarm(alarm)  # the PLC's alarm bit
                 sim.controller.fire(event)  # and one of its counted events
                 sim._wake.set()
-                await until(lambda: f"{PREFIX}/{eq_id}/alarm/{alarm}" in topics()
-                            and f"{PREFIX}/{eq_id}/event/{event}" in topics())
-                assert f"{PREFIX}/{eq_id}/status" in topics()
-                assert f"{PREFIX}/{eq_id}/event/ProcessingStateChanged" in topics()
+                await until(lambda: f"{PREFIX}/{eq_id}/alarm/{alarm}" in topics
+                            and f"{PREFIX}/{eq_id}/event/{event}" in topics)
+                assert f"{PREFIX}/{eq_id}/status" in topics
+                assert f"{PREFIX}/{eq_id}/event/ProcessingStateChanged" in topics
+                reply = await sg.call("send_remote_command", "STOP", [])
+                assert reply.HCACK.get() == 4
+                await until(lambda: not sim.controller.executing)
             finally:
+                await sg.peer.stop()
                 await eap.stop()
     finally:
         await mes.close()
         broker.stop()
-
-
-@pytest.mark.interop
-@pytest.mark.parametrize("model", MODELS)
-async def test_secsgem_host_on_the_served_port(model: str, tmp_path: Path) -> None:
-    from tests.interop.secsgem_host import SecsgemHost
-
-    port = free_port()
-    tm = parse_tag_map(tag_map_data(model, port))
-    async with simulator(model, port) as sim, \
-            plc_equipment(model, tm, tmp_path) as eq:
-        sg = SecsgemHost.connect_to(eq.port)
-        try:
-            await sg.peer.start()
-            await sg.peer.wait_communicating()
-            gem_model = eq.equipment.model
-            ce = gem_model.event("ProcessingStateChanged").id
-            sv = gem_model.variable("ProcessState").id
-            await sg.call("subscribe_collection_event", ce, [sv], 77)
-            ppid, values = next(iter(shipped_recipes(model).items()))
-            body = "\n".join(f"{k} = {v}" for k, v in values.items())
-            assert await sg.call("send_process_program", ppid, body) == 0
-            reply = await sg.call("send_remote_command", "PP-SELECT", [("PPID", ppid)])
-            assert reply.HCACK.get() == 4
-            await until(lambda: eq.equipment.processing.state == "READY")
-            assert sim.controller.ppid == ppid
-            reply = await sg.call("send_remote_command", "START", [])
-            assert reply.HCACK.get() == 4
-            await until(lambda: any(v["value"] == "EXECUTING" for e in sg.peer.collection_events
-                                    for v in e["values"]))
-            assert sim.controller.executing
-            reply = await sg.call("send_remote_command", "STOP", [])
-            assert reply.HCACK.get() == 4
-            await until(lambda: not sim.controller.executing)
-        finally:
-            await sg.peer.stop()
