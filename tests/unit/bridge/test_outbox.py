@@ -119,8 +119,8 @@ async def test_oldest_age_and_rates(tmp_path: Path) -> None:
 async def test_wait_for_records_wakes_on_commit(tmp_path: Path) -> None:
     async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
         waiter = asyncio.create_task(outbox.wait_for_records(outbox.last_seq))
-        await asyncio.sleep(0)
-        assert not waiter.done()
+        done, _ = await asyncio.wait({waiter}, timeout=0)  # let it start waiting
+        assert not done
         seq = await outbox.put("t", b"x")
         async with asyncio.timeout(5):
             await waiter
