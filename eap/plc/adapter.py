@@ -104,7 +104,12 @@ from eap.gem.remote_commands import HostCommandAck, RemoteCommandRequest
 from eap.gem.standard import StandardCe, StandardSv
 from eap.gem300.carrier import CarrierIdStatus, SlotMapStatus, SlotState
 from eap.gem300.load_port import E87Error
-from eap.gem300.substrate import SubstProcState, SubstrateStateError, SubstrateTrackingError
+from eap.gem300.substrate import (
+    SubstProcState,
+    SubstrateStateError,
+    SubstrateTrackingError,
+    SubstState,
+)
 from eap.gem300.substrate_tracking import SubstrateTracking
 from eap.plc.link_status import ALARM_LINK_LOST, DV_REASON, SV_BAD_TAGS, SV_LINK_STATE
 from eap.plc.tag_map import CommandBinding, TagMap
@@ -807,6 +812,7 @@ class PlcAdapter:
                 port.present = False
                 if carriers.carrier_at(number) is not None:
                     self._material(carriers.carrier_removed(number))
+                self._substrates_leave(number)
                 return
             if not present:
                 return
@@ -834,6 +840,28 @@ class PlcAdapter:
         except (E87Error, GemError, ModelError) as exc:
             self._problem(f"material.ports.{number}: {exc}")
         self.after_host_message()
+
+    def _substrates_leave(self, number: int) -> None:
+        """The carrier left port ``number``: the substrates in its slots leave with it
+        (normal exit from their destination, else an abnormal removal), so the slot
+        locations are free for the next carrier's substrates."""
+        tracking, material = self.eq.substrates, self.eq.model.material
+        if tracking is None or material is None:
+            return
+        spec = next((p for p in material.load_ports if p.port == number), None)
+        if spec is None:
+            return
+        for slot in range(1, spec.capacity + 1):
+            try:
+                sid = tracking.location(material.slot_location(number, slot)).substrate_id
+                if sid is None:
+                    continue
+                if tracking.substrate(sid).transport is SubstState.AT_DESTINATION:
+                    self._material(tracking.normal_exit(sid))
+                else:
+                    self._material(tracking.remove(sid))
+            except (SubstrateTrackingError, SubstrateStateError) as exc:
+                self._problem(f"material.ports.{number}: slot {slot}: {exc}")
 
     def _substrate_counter(self, old: Any, news: list[Any]) -> None:
         if old is _UNSET:

@@ -422,3 +422,24 @@ def test_untimed_batch_reads_the_whole_batch() -> None:
     h.batch((f"{SEG}.Count", 1), (f"{SEG}.SegmentId", "late"))
     (ev,) = h.take()
     assert ev.data["SegmentId"] == "late"
+
+
+def test_substrates_leave_with_their_carrier() -> None:
+    # cells created in the tray's slots leave when the tray does: the next tray's cells
+    # find the slot locations free (E90 7 from the destination, 9 otherwise)
+    h = AdapterHarness(tag_map=_counted_map())
+    eq = h.equipment
+    _connected(h, ("Port2.CarrierPresent", True), ("Substrate.Count", 0),
+               ("Substrate.Current", ""))
+    tracking = eq.substrates
+    assert tracking is not None
+    h.batch(("Substrate.Current", "CR-S01"), ("Substrate.Location", "LP2-01"),
+            ("Substrate.Result", 0), ("Substrate.Count", 1))
+    assert tracking.location("LP2-01").substrate_id == "CR-S01"
+    h.batch(("Port2.CarrierPresent", False))
+    assert tracking.location("LP2-01").substrate_id is None
+    h.batch(("Port2.CarrierPresent", True))
+    h.batch(("Substrate.Current", "CR-S02"), ("Substrate.Location", "LP2-01"),
+            ("Substrate.Count", 2))
+    assert tracking.location("LP2-01").substrate_id == "CR-S02"
+    assert not [p for p in h.adapter.stats.problems if "substrate" in p or "slot" in p]
