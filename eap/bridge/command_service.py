@@ -32,10 +32,11 @@ import structlog
 
 from eap.bridge.commands import (
     CommandError,
+    CommandTimeout,
     error_reply,
     execute_command,
     MalformedCommand,
-    NotSupported,
+    NotCommunicating,
     parse_command,
     ParsedCommand,
 )
@@ -169,14 +170,14 @@ class CommandService:
         equipment = parsed.equipment_id
         link = self.supervisor.link(equipment)
         if not link.host.communicating:
-            return _refusal(parsed, self._seq(equipment), "not-communicating",
+            return _refusal(parsed, self._seq(equipment), NotCommunicating,
                             f"{equipment} is not communicating; nothing was sent")
         try:
             async with asyncio.timeout(self.timeout):
                 return await execute_command(parsed, link.host, self._seq(equipment),
                                              material=link.gem300)
         except TimeoutError:
-            return _refusal(parsed, self._seq(equipment), "timeout",
+            return _refusal(parsed, self._seq(equipment), CommandTimeout,
                             f"no outcome within {self.timeout:g} s")
 
     async def _answer(self, equipment: str, command: str, message: ReceivedMessage,
@@ -210,9 +211,7 @@ class CommandService:
         return reply
 
 
-def _refusal(parsed: ParsedCommand, seq: int, error: str, text: str) -> CommandReply:
-    base = error_reply(NotSupported(text, equipment_id=parsed.equipment_id,
-                                    command=parsed.command.value), seq)
-    return base.model_copy(update={"error": error, "message": text,
-                                   "request_id": parsed.request.id})
-
+def _refusal(parsed: ParsedCommand, seq: int, error: type[CommandError],
+             text: str) -> CommandReply:
+    return error_reply(error(text, equipment_id=parsed.equipment_id,
+                             command=parsed.command.value, request_id=parsed.request.id), seq)

@@ -182,6 +182,18 @@ class UnknownRemoteCommand(CommandError):
     name = "unknown-remote-command"
 
 
+class NotCommunicating(CommandError):
+    """The equipment is not communicating; the command was not sent."""
+
+    name = "not-communicating"
+
+
+class CommandTimeout(CommandError):
+    """No outcome within the EAP's command timeout (the equipment may still act on it)."""
+
+    name = "timeout"
+
+
 class InvalidParameter(CommandError):
     """A parameter the model refuses (``details``: parameter, reason)."""
 

@@ -177,6 +177,12 @@ class EquipmentLink:
             gem300.on_substrate(self._on_material)
         return host, gem300
 
+    def rebuild(self) -> None:
+        """A new GEM host (after a failure): reports are configured again at bring-up."""
+        self.host, self.gem300 = self._build()
+        self._configured = False
+        self._ready.clear()
+
     # --- state ---
 
     @property
@@ -385,8 +391,8 @@ class Supervisor:
                 raise
             except Exception as exc:
                 self.restarts[link.equipment_id] += 1
-                link._log.error("equipment_link_failed", error=repr(exc), retry_in=delay)
+                log.error("equipment_link_failed", equipment=link.equipment_id,
+                          error=repr(exc), retry_in=delay)
                 await sleep(delay * (0.8 + 0.4 * random.random()))
                 delay = min(60.0, delay * 2)
-                link.host, link.gem300 = link._build()
-                link._configured = False
+                link.rebuild()
