@@ -63,6 +63,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from eap.bridge.paho_client import LeanPublishClient
 from eap.errors import EapError
 
 __all__ = [
@@ -464,6 +465,27 @@ class MqttClient:
             self._window.release()
             raise
 
+    def try_start_publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        properties: PublishProperties | None = None,
+    ) -> asyncio.Future[None] | None:
+        """:meth:`start_publish` without waiting: ``None`` when no window slot is free.
+
+        Raises:
+            MqttDisconnected: not connected.
+        """
+        if not self._window.try_acquire():
+            return None
+        try:
+            return self._send(topic, payload, qos, retain, properties)
+        except BaseException:
+            self._window.release()
+            raise
+
     def _send(
         self, topic: str, payload: bytes, qos: int, retain: bool,
         properties: PublishProperties | None,
@@ -474,11 +496,15 @@ class MqttClient:
         paho_props = None
         if properties is not None and self._protocol is MqttProtocol.V5:
             paho_props = _to_paho(properties)
-        info = client.publish(topic, payload, qos, retain, properties=paho_props)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise MqttDisconnected(f"publish to {topic!r} not sent: {paho.error_string(info.rc)}")
+        if qos == 1 and isinstance(client, LeanPublishClient):
+            mid, rc = client.publish_qos1(topic.encode(), payload, retain, paho_props)
+        else:
+            info = client.publish(topic, payload, qos, retain, properties=paho_props)
+            mid, rc = info.mid, info.rc
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise MqttDisconnected(f"publish to {topic!r} not sent: {paho.error_string(rc)}")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[info.mid] = (topic, future)
+        self._inflight[mid] = (topic, future)
         future.add_done_callback(lambda _: self._window.release())
         return future
 
@@ -577,7 +603,7 @@ class MqttClient:
         s = self.settings
         loop = asyncio.get_running_loop()
         v5 = not self._fallback
-        client = paho.Client(
+        client = LeanPublishClient(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             clean_session=None if v5 else s.clean_start,
@@ -591,11 +617,14 @@ class MqttClient:
                            keyfile=s.tls.key_file)
         if s.will is not None:
             client.will_set(s.will.topic, s.will.payload, s.will.qos, s.will.retain)
-        client.max_inflight_messages_set(s.max_inflight)
+        # 0: paho bounds nothing; `_window` does (paho's own bound scans every message in
+        # flight on each PUBACK, O(window) per acknowledge)
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_puback = self._on_puback
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
@@ -729,6 +758,20 @@ class MqttClient:
         else:
             future.set_result(None)
 
+    def _on_puback(self, mid: int, reason_code: int) -> None:
+        """A PUBACK of a lean QoS 1 publish (see :mod:`eap.bridge.paho_client`)."""
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
+            return
+        topic, future = entry
+        if future.done():
+            return
+        if reason_code >= 0x80:
+            reason = ReasonCode(PacketTypes.PUBACK, identifier=reason_code)
+            future.set_exception(MqttPublishRefused(topic, reason_code, str(reason)))
+        else:
+            future.set_result(None)
+
     def _on_subscribe(
         self, client: paho.Client, userdata: Any, mid: int, reason_codes: list[ReasonCode],
         properties: Properties | None,
@@ -835,6 +878,13 @@ class _SendQuota:
         self.used = 0
         self._free = asyncio.Event()
         self._free.set()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free."""
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
 
     async def acquire(self) -> None:
         while self.used >= self.limit:

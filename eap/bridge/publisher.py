@@ -191,27 +191,32 @@ class Publisher:
                     await self._sleep_until_woken(None)
                     continue
                 while ahead and len(self._inflight) < window and self._failure is None:
-                    await self._send(ahead.popleft())
+                    record = ahead[0]
+                    try:
+                        future = self.client.try_start_publish(
+                            record.topic, record.payload, record.qos, record.retain)
+                        if future is None:  # no slot after all (quota changed): wait for one
+                            future = await self.client.start_publish(
+                                record.topic, record.payload, record.qos, record.retain)
+                    except MqttDisconnected as exc:
+                        self._failure = exc
+                        break
+                    ahead.popleft()
+                    self._sent(record.seq, future)
         finally:
             await self._settle()
         failure = self._failure
         assert failure is not None
         raise failure
 
-    async def _send(self, record: OutboxRecord) -> None:
-        try:
-            future = await self.client.start_publish(
-                record.topic, record.payload, record.qos, record.retain)
-        except MqttDisconnected as exc:
-            self._failure = exc
-            return
+    def _sent(self, seq: int, future: asyncio.Future[None]) -> None:
         self._published += 1
-        if record.seq <= self._highest_sent:
+        if seq <= self._highest_sent:
             self._resent += 1
         else:
-            self._highest_sent = record.seq
-        self._inflight[record.seq] = future
-        future.add_done_callback(functools.partial(self._done, record.seq))
+            self._highest_sent = seq
+        self._inflight[seq] = future
+        future.add_done_callback(functools.partial(self._done, seq))
 
     def _done(self, seq: int, future: asyncio.Future[None]) -> None:
         self._inflight.pop(seq, None)

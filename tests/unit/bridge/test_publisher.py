@@ -37,6 +37,12 @@ class ScriptedClient(MqttClient):
         self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
         properties: PublishProperties | None = None,
     ) -> asyncio.Future[None]:
+        return self.try_start_publish(topic, payload, qos, retain, properties)
+
+    def try_start_publish(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False,
+        properties: PublishProperties | None = None,
+    ) -> asyncio.Future[None]:
         if not self.up.is_set():
             raise MqttDisconnected("down")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -1,0 +1,132 @@
+"""The paho ``Client`` the MQTT adapter runs: paho's own, with a lean QoS 1 PUBLISH/PUBACK path.
+
+Theory of operation
+-------------------
+paho keeps the MQTT session: CONNECT and CONNACK, SUBSCRIBE, keepalive, incoming PUBLISH,
+QoS 2, the will, TLS, DISCONNECT, packet framing and encoding. For every QoS 1 publish,
+though, :meth:`paho.mqtt.client.Client.publish` builds an ``MQTTMessage`` whose
+``MQTTMessageInfo`` holds a ``threading.Condition`` (for ``wait_for_publish`` from another
+thread), and every PUBACK is decoded into a ``ReasonCode`` and, on MQTT 5, a
+``Properties`` object before ``on_publish`` runs. At thousands of publishes per second
+these objects were about a third of the EAP's event-loop time spent on MQTT (profile in
+``docs/performance.md``), and the adapter needs none of them: it runs paho on the event
+loop and settles an asyncio future on the PUBACK.
+
+:class:`LeanPublishClient` adds :meth:`~LeanPublishClient.publish_qos1`, which keeps
+paho's state exactly as ``publish`` does (the packet identifier from paho's
+``_mid_generate``, the message in ``_out_messages``, the in-flight count, the packet
+written by paho's ``_send_publish``) with a message that carries no condition, and
+overrides ``_handle_pubackcomp`` so that a PUBACK for such a message is read from its two
+or three bytes (packet identifier, MQTT 5 reason code) and handed to
+:attr:`~LeanPublishClient.on_puback` as ``(mid, reason_code)``. Everything else -- a
+PUBACK with properties, a PUBCOMP, a malformed packet, an identifier paho published itself
+-- goes to paho's own handler unchanged.
+
+The override depends on paho's private names (``_out_messages``, ``_inflight_messages``,
+``_mid_generate``, ``_send_publish``, ``_in_packet``); ``pyproject.toml`` bounds paho below
+3, and the MQTT integration tests (Mosquitto and the embedded broker) run this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.properties import Properties
+
+__all__ = ["LeanPublishClient"]
+
+_PUBACK: Final = 0x40
+"""First byte of a PUBACK (type 4, flags 0)."""
+
+
+class _Info(paho.MQTTMessageInfo):
+    """An ``MQTTMessageInfo`` without the ``threading.Condition``: nobody waits on it."""
+
+    def __init__(self, mid: int) -> None:  # no super().__init__: that makes the condition
+        self.mid = mid
+        self._published = False
+        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._iterpos = 0
+
+    def _set_as_published(self) -> None:
+        self._published = True
+
+    def wait_for_publish(self, timeout: float | None = None) -> None:
+        raise RuntimeError("a lean publish is awaited through the adapter's future")
+
+
+class _Message(paho.MQTTMessage):
+    """An outgoing QoS 1 message as paho keeps it in ``_out_messages``."""
+
+    def __init__(self, mid: int, topic: bytes, payload: bytes, retain: bool,
+                 properties: Properties | None, now: float) -> None:
+        # the attributes paho's MQTTMessage.__init__ sets, without its MQTTMessageInfo
+        self.timestamp = now
+        self.state = paho.mqtt_ms_wait_for_puback
+        self.dup = False
+        self.mid = mid
+        self._topic = topic
+        self.payload = payload
+        self.qos = 1
+        self.retain = retain
+        self.info = _Info(mid)
+        self.properties = properties
+
+
+class LeanPublishClient(paho.Client):
+    """paho's ``Client`` plus a lean QoS 1 publish (see the module docs).
+
+    Set :attr:`on_puback` before the first :meth:`publish_qos1`; it is called on the
+    thread that runs ``loop_read`` with the packet identifier and the PUBACK's reason code
+    (0 on MQTT 3.1.1 and when MQTT 5 leaves it out; 0x80 and above is a failure).
+    """
+
+    on_puback: Callable[[int, int], None] | None = None
+
+    def publish_qos1(self, topic: bytes, payload: bytes, retain: bool = False,
+                     properties: Properties | None = None) -> tuple[int, MQTTErrorCode]:
+        """Send a QoS 1 PUBLISH now; returns its packet identifier and paho's result.
+
+        On a result other than success nothing of the message is kept.
+
+        Raises:
+            ValueError: ``topic`` (UTF-8) has a wildcard or is too long (as ``publish``).
+        """
+        self._raise_for_invalid_topic(topic)
+        mid = self._mid_generate()
+        message = _Message(mid, topic, payload, retain, properties, paho.time_func())
+        with self._out_message_mutex:
+            if mid in self._out_messages:  # 65,535 in flight: paho's answer as well
+                return mid, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
+            self._out_messages[mid] = message
+            self._inflight_messages += 1
+            rc = self._send_publish(mid, topic, payload, 1, retain, False, message.info,
+                                    properties)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                del self._out_messages[mid]
+                self._inflight_messages -= 1
+        return mid, rc
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        on_puback = self.on_puback
+        if (cmd == "PUBACK" and on_puback is not None
+                and (len(packet) == 2 or (len(packet) == 3 and self._protocol == paho.MQTTv5))
+                and self._in_packet["command"] == _PUBACK):
+            mid = (packet[0] << 8) | packet[1]
+            with self._out_message_mutex:
+                message = self._out_messages.get(mid)
+                if type(message) is _Message:
+                    del self._out_messages[mid]
+                    self._inflight_messages -= 1
+                    message.info._set_as_published()
+                else:
+                    message = None
+            if message is not None:
+                on_puback(mid, packet[2] if len(packet) == 3 else 0)
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        result: MQTTErrorCode = super()._handle_pubackcomp(cmd)
+        return result
