@@ -127,6 +127,9 @@ _MAX_BATCH: Final = 10_000
 _ACK_CHUNK: Final = 500
 """Ids per ``DELETE ... IN (...)`` statement (below SQLite's bound-parameter limit)."""
 
+_ROWS_PER_STATEMENT: Final = 200
+"""Most rows one multi-row ``INSERT`` or lookup binds (see :meth:`Outbox._commit`)."""
+
 _FEED_LIMIT: Final = 10_000
 """Default bound of the in-memory feed of committed records (see "Hand-over")."""
 
@@ -335,6 +338,7 @@ class Outbox:
         self._max_batch = 0
         self._repeats_total = 0
         self._unpruned: dict[str, int] = {}
+        self._max_params = 999  # worker: SQLite's bound-parameter limit, read at open
         self._stored: list[OutboxRecord] = []  # worker: committed, not yet handed over
         self._recent: deque[tuple[float, int]] = deque(maxlen=4096)
 
@@ -538,6 +542,7 @@ class Outbox:
             db.close()
             raise
         self._db = db
+        self._max_params = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     def _init_schema(self, db: sqlite3.Connection) -> None:
         (version,) = db.execute("PRAGMA user_version").fetchone()
@@ -639,19 +644,39 @@ class Outbox:
         return closing
 
     def _commit(self, writes: list[_Put | _Ack], out: list[_Resolution]) -> None:
+        """Every put and ack of one cycle in one transaction (see "Group commit").
+
+        The cycle's records are written with a few multi-row statements rather than one
+        statement per record: each statement releases and retakes the GIL, and while the
+        event loop is busy every retake waits for it to yield (up to the interpreter's
+        switch interval), so per-record statements made a commit's latency grow with the
+        load it was meant to absorb.
+        """
         db = self._db
         assert db is not None
         depth, size, next_seq = self._depth, self._bytes, self._next_seq
         results: list[_Resolution] = []
         stored: list[OutboxRecord] = []
+        rows: list[tuple[object, ...]] = []
+        remembered: list[tuple[object, ...]] = []
         put_count = ack_count = refused = repeats = 0
         now = time.time()
         try:
             db.execute("BEGIN IMMEDIATE")
+            known = self._known_sources(db, writes)
             for request in writes:
                 if isinstance(request, _Put):
-                    repeated = self._repeated(db, request.records)
-                    fresh = [r for i, r in enumerate(request.records) if i not in repeated]
+                    records = request.records
+                    repeated: dict[int, int] = {}
+                    for i, r in enumerate(records):
+                        if r.source is not None:
+                            first = known.get((r.key, r.source))
+                            if first is not None:
+                                repeated[i] = first
+                                log.info("outbox repeated report not stored again",
+                                         key=r.key, first_seq=first)
+                    fresh = ([r for i, r in enumerate(records) if i not in repeated]
+                             if repeated else list(records))
                     need = sum(r.size for r in fresh)
                     n = len(fresh)
                     if n and (depth + n > self.max_records or size + need > self.max_bytes):
@@ -661,39 +686,42 @@ class Outbox:
                             f" (limits {self.max_records}, {self.max_bytes});"
                             f" {n} record(s), {need} bytes refused")))
                         continue
-                    seqs = list(range(next_seq, next_seq + n))
-                    db.executemany(
-                        "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [(s, r.topic, r.payload, r.qos, int(r.retain), r.key, now)
-                         for s, r in zip(seqs, fresh, strict=True)])
-                    self._remember(db, [(r.key, r.source, s) for s, r in
-                                        zip(seqs, fresh, strict=True) if r.source is not None])
-                    stored.extend(
-                        OutboxRecord(s, r.topic, bytes(r.payload), r.qos, r.retain, r.key, now)
-                        for s, r in zip(seqs, fresh, strict=True))
+                    seqs = range(next_seq, next_seq + n)
+                    for seq, r in zip(seqs, fresh, strict=True):
+                        rows.append((seq, r.topic, r.payload, r.qos, int(r.retain), r.key, now))
+                        stored.append(OutboxRecord(seq, r.topic, bytes(r.payload), r.qos,
+                                                   r.retain, r.key, now))
+                        if r.source is not None:
+                            remembered.append((r.key, r.source, seq))
+                            known[(r.key, r.source)] = seq
                     next_seq += n
                     depth += n
                     size += need
                     put_count += n
                     repeats += len(repeated)
-                    new = iter(seqs)
-                    results.append((request.future, [
-                        repeated[i] if i in repeated else next(new)
-                        for i in range(len(request.records))], None))
+                    if repeated:
+                        new = iter(seqs)
+                        results.append((request.future, [
+                            repeated[i] if i in repeated else next(new)
+                            for i in range(len(records))], None))
+                    else:
+                        results.append((request.future, list(seqs), None))
                 else:
                     removed = 0
                     seqs_in = list(request.seqs)
                     for i in range(0, len(seqs_in), _ACK_CHUNK):
                         chunk = seqs_in[i:i + _ACK_CHUNK]
-                        rows = db.execute(
+                        deleted = db.execute(
                             f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})"
                             " RETURNING length(payload) + length(CAST(topic AS BLOB))",
                             chunk).fetchall()
-                        removed += len(rows)
-                        size -= sum(int(row[0]) for row in rows)
+                        removed += len(deleted)
+                        size -= sum(int(row[0]) for row in deleted)
                     depth -= removed
                     ack_count += removed
                     results.append((request.future, removed, None))
+            self._insert(db, "INSERT INTO outbox VALUES", 7, rows)
+            self._remember(db, remembered)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -719,33 +747,49 @@ class Outbox:
         out.extend(results)
         self._stored.extend(stored)
 
-    @staticmethod
-    def _repeated(db: sqlite3.Connection, records: Sequence[NewRecord]) -> dict[int, int]:
-        """Index in ``records`` -> the id stored first, for each source already stored."""
-        found: dict[int, int] = {}
-        for i, r in enumerate(records):
-            if r.source is None:
-                continue
-            row = db.execute("SELECT seq FROM received WHERE key = ? AND source = ?",
-                             (r.key, r.source)).fetchone()
-            if row is not None:
-                found[i] = int(row[0])
-                log.info("outbox repeated report not stored again", key=r.key,
-                         first_seq=found[i])
+    def _insert(self, db: sqlite3.Connection, statement: str, width: int,
+                rows: list[tuple[object, ...]]) -> None:
+        """``statement (?, ...), (?, ...), ...``: ``rows`` in as few executions as SQLite's
+        bound-parameter limit allows (at most :data:`_ROWS_PER_STATEMENT` rows each)."""
+        per = max(1, min(_ROWS_PER_STATEMENT, self._max_params // width))
+        one = "(" + ",".join("?" * width) + ")"
+        for i in range(0, len(rows), per):
+            chunk = rows[i:i + per]
+            sql = f"{statement} {','.join([one] * len(chunk))}"
+            db.execute(sql, [value for row in chunk for value in row])
+
+    def _known_sources(self, db: sqlite3.Connection,
+                       writes: list[_Put | _Ack]) -> dict[tuple[str, bytes], int]:
+        """(key, source) -> the id stored first, for every source of this cycle's puts that
+        the outbox remembers (see "Repeated reports"), in one query per chunk."""
+        wanted = list({(r.key, r.source) for w in writes if isinstance(w, _Put)
+                       for r in w.records if r.source is not None})
+        found: dict[tuple[str, bytes], int] = {}
+        per = max(1, min(_ROWS_PER_STATEMENT, self._max_params // 2))
+        for i in range(0, len(wanted), per):
+            chunk = wanted[i:i + per]
+            rows = db.execute(  # CROSS JOIN: one primary-key search per pair, no scan
+                f"SELECT r.key, r.source, r.seq FROM (VALUES {','.join(['(?,?)'] * len(chunk))})"
+                " AS v CROSS JOIN received AS r ON r.key = v.column1 AND r.source = v.column2",
+                [value for pair in chunk for value in pair]).fetchall()
+            for key, source, seq in rows:
+                found[(str(key), bytes(source))] = int(seq)
         return found
 
-    def _remember(self, db: sqlite3.Connection,
-                  sources: list[tuple[str, bytes | None, int]]) -> None:
+    def _remember(self, db: sqlite3.Connection, sources: list[tuple[object, ...]]) -> None:
         """Record the sources just stored; keep the last ``RECEIVED_WINDOW`` per key."""
         if not sources:
             return
-        db.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, ?)", sources)
+        self._insert(db, "INSERT OR IGNORE INTO received VALUES", 3, sources)
+        unpruned = self._unpruned
         for key, _, _ in sources:
-            self._unpruned[key] = self._unpruned.get(key, 0) + 1
+            assert isinstance(key, str)
+            unpruned[key] = unpruned.get(key, 0) + 1
         for key in {k for k, _, _ in sources}:
-            if self._unpruned[key] < _PRUNE_EVERY:
+            assert isinstance(key, str)
+            if unpruned[key] < _PRUNE_EVERY:
                 continue
-            self._unpruned[key] = 0
+            unpruned[key] = 0
             row = db.execute("SELECT seq FROM received WHERE key = ? ORDER BY seq DESC"
                              " LIMIT 1 OFFSET ?", (key, RECEIVED_WINDOW)).fetchone()
             if row is not None:

@@ -99,3 +99,23 @@ async def test_northbound_stores_an_event_sent_again_once(tmp_path: Path) -> Non
             (7, "R-1"), (8, "R-1"), (0, "R-2"), (0, "R-2")]
         assert sum(1 for p in pending if "alid" in p) == 2
         assert outbox.stats().repeats_total == 1
+
+
+async def test_a_cycle_larger_than_one_statement_keeps_order_and_finds_repeats_in_it(
+        tmp_path: Path) -> None:
+    """One commit cycle of 450 puts (several multi-row statements) from three keys, with
+    sources repeated inside the cycle and from an earlier one."""
+    async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
+        (earlier,) = await outbox.put_many([_record(0, b"old", "K0")])
+        records = [_record(i, f"s{i}".encode(), f"K{i % 3}") for i in range(1, 451)]
+        futures = [outbox.submit_many([r]) for r in records]  # queued in one go
+        again_in_cycle = outbox.submit_many([_record(999, b"s7", "K1")])
+        again_earlier = outbox.submit_many([_record(998, b"old", "K0")])
+        ids = [(await f)[0] for f in futures]
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 450
+        assert await again_in_cycle == [ids[6]]  # record 7 has source s7 and key K1
+        assert await again_earlier == [earlier]
+        pending = await outbox.pending(limit=1000)
+        assert [r.payload for r in pending] == [b"payload 0"] + [r.payload for r in records]
+        assert outbox.stats().repeats_total == 2
