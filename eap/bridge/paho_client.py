@@ -54,6 +54,9 @@ class _Info(paho.MQTTMessageInfo):
     def _set_as_published(self) -> None:
         self._published = True
 
+    def is_published(self) -> bool:
+        return self._published
+
     def wait_for_publish(self, timeout: float | None = None) -> None:
         raise RuntimeError("a lean publish is awaited through the adapter's future")
 
@@ -79,22 +82,33 @@ class _Message(paho.MQTTMessage):
 class LeanPublishClient(paho.Client):
     """paho's ``Client`` plus a lean QoS 1 publish (see the module docs).
 
-    Set :attr:`on_puback` before the first :meth:`publish_qos1`; it is called on the
-    thread that runs ``loop_read`` with the packet identifier and the PUBACK's reason code
-    (0 on MQTT 3.1.1 and when MQTT 5 leaves it out; 0x80 and above is a failure).
+    paho's ``max_inflight_messages`` starts at 0 (no bound: the caller keeps its own window,
+    as the adapter does). Set :attr:`on_puback` before the first :meth:`publish_qos1`; it is
+    called on the thread that runs ``loop_read`` with the packet identifier and the PUBACK's
+    reason code (0 on MQTT 3.1.1 and when MQTT 5 leaves it out; 0x80 and above is a
+    failure).
     """
 
     on_puback: Callable[[int, int], None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_inflight_messages = 0  # unbounded (paho's default is 20): the caller bounds
 
     def publish_qos1(self, topic: bytes, payload: bytes, retain: bool = False,
                      properties: Properties | None = None) -> tuple[int, MQTTErrorCode]:
         """Send a QoS 1 PUBLISH now; returns its packet identifier and paho's result.
 
-        On a result other than success nothing of the message is kept.
+        On a result other than success nothing of the message is kept. With paho's
+        ``max_inflight_messages`` set (above 0) this is paho's own ``publish``, which may
+        queue; the adapter sets 0 and bounds in-flight publishes itself.
 
         Raises:
             ValueError: ``topic`` (UTF-8) has a wildcard or is too long (as ``publish``).
         """
+        if self._max_inflight_messages:  # paho bounds (and queues): its own publish does that
+            info = self.publish(topic.decode(), payload, 1, retain, properties)
+            return info.mid, info.rc
         self._raise_for_invalid_topic(topic)
         mid = self._mid_generate()
         message = _Message(mid, topic, payload, retain, properties, paho.time_func())
