@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from eap.gem.equipment import GemEquipment
 from eap.gem.equipment_session import GemEquipmentServer
 from eap.gem.model import EquipmentModel
 from eap.hsms.parameters import HsmsParameters
-from eap.runtime.app import Eap
+from eap.runtime.app import Eap, SWITCH_INTERVAL
 from eap.runtime.config import load_config
 from eap.runtime.demo import EXAMPLE_MODEL
 from tests.mes_client import Mes, mes_client, persistent_session, PREFIX, WAIT
@@ -99,6 +100,20 @@ async def line(tmp_path: Path, mosquitto: Mosquitto) -> AsyncIterator[Line]:
                 await eap.stop()
                 for s in servers.values():
                     await s.stop()
+
+
+async def test_the_eap_shortens_the_gil_switch_interval_while_it_runs(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    before = sys.getswitchinterval()
+    assert before != SWITCH_INTERVAL
+    eap = Eap(load_config(write_config(tmp_path, mosquitto, {})))
+    async with asyncio.timeout(WAIT):
+        await eap.start()
+        try:
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        finally:
+            await eap.stop()
+    assert sys.getswitchinterval() == pytest.approx(before)
 
 
 async def test_events_alarms_and_status_arrive_on_the_documented_topics(line: Line) -> None:
