@@ -127,6 +127,9 @@ _MAX_BATCH: Final = 10_000
 _ACK_CHUNK: Final = 500
 """Ids per ``DELETE ... IN (...)`` statement (below SQLite's bound-parameter limit)."""
 
+_OLDEST_REFRESH: Final = 0.5
+"""Seconds between reads of the oldest record's age after acks (a gauge, read each second)."""
+
 _ROWS_PER_STATEMENT: Final = 200
 """Most rows one multi-row ``INSERT`` or lookup binds (see :meth:`Outbox._commit`)."""
 
@@ -329,6 +332,7 @@ class Outbox:
         self._depth = 0
         self._bytes = 0
         self._oldest_at: float | None = None
+        self._oldest_read = 0.0  # time.monotonic() of the last read of the oldest record
         self._next_seq = 1
         self._last_seq = 0
         self._commits = 0
@@ -425,11 +429,17 @@ class Outbox:
 
         Unknown ids are ignored (an ack may repeat after a resend).
         """
-        if not seqs:
-            return 0
+        return await self.submit_ack(seqs)
+
+    def submit_ack(self, seqs: Sequence[int]) -> asyncio.Future[int]:
+        """:meth:`ack` in two halves: queue it now (it is applied before any put queued
+        after it), and return the future of the count, done once committed."""
         future: asyncio.Future[int] = self._submit_future()
+        if not seqs:
+            future.set_result(0)
+            return future
         self._requests.put(_Ack(seqs, future))
-        return await future
+        return future
 
     async def pending(self, after_seq: int = 0, limit: int = 1000) -> list[OutboxRecord]:
         """Up to ``limit`` waiting records with ``seq > after_seq``, in sequence order."""
@@ -576,6 +586,7 @@ class Outbox:
         self._refresh_oldest(db)
 
     def _refresh_oldest(self, db: sqlite3.Connection) -> None:
+        self._oldest_read = time.monotonic()
         row = db.execute("SELECT enqueued_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
         self._oldest_at = None if row is None else float(row[0])
 
@@ -663,6 +674,16 @@ class Outbox:
         now = time.time()
         try:
             db.execute("BEGIN IMMEDIATE")
+            acks = [w for w in writes if isinstance(w, _Ack)]
+            if acks:  # first, so that the room they free counts for this cycle's puts
+                removed_sizes = self._delete(db, acks)
+                depth -= len(removed_sizes)
+                size -= sum(removed_sizes.values())
+                for ack in acks:  # an id acked twice in one cycle counts for the first
+                    removed = sum(1 for seq in dict.fromkeys(ack.seqs)
+                                  if removed_sizes.pop(seq, None) is not None)
+                    ack_count += removed
+                    results.append((ack.future, removed, None))
             known = self._known_sources(db, writes)
             for request in writes:
                 if isinstance(request, _Put):
@@ -706,20 +727,6 @@ class Outbox:
                             for i in range(len(records))], None))
                     else:
                         results.append((request.future, list(seqs), None))
-                else:
-                    removed = 0
-                    seqs_in = list(request.seqs)
-                    for i in range(0, len(seqs_in), _ACK_CHUNK):
-                        chunk = seqs_in[i:i + _ACK_CHUNK]
-                        deleted = db.execute(
-                            f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})"
-                            " RETURNING length(payload) + length(CAST(topic AS BLOB))",
-                            chunk).fetchall()
-                        removed += len(deleted)
-                        size -= sum(int(row[0]) for row in deleted)
-                    depth -= removed
-                    ack_count += removed
-                    results.append((request.future, removed, None))
             self._insert(db, "INSERT INTO outbox VALUES", 7, rows)
             self._remember(db, remembered)
             db.execute("COMMIT")
@@ -735,7 +742,11 @@ class Outbox:
         if next_seq != self._next_seq:
             self._next_seq = next_seq
             self._last_seq = next_seq - 1
-        if ack_count or (was_empty and put_count):
+        if depth == 0:
+            self._oldest_at = None
+        elif was_empty and put_count:
+            self._oldest_at = now  # this cycle's first record
+        elif ack_count and time.monotonic() - self._oldest_read >= _OLDEST_REFRESH:
             self._refresh_oldest(db)
         self._commits += 1
         self._put_total += put_count
@@ -746,6 +757,19 @@ class Outbox:
         self._recent.append((time.monotonic(), len(writes)))
         out.extend(results)
         self._stored.extend(stored)
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, acks: list[_Ack]) -> dict[int, int]:
+        """Delete every acked record of the cycle; returns seq -> size of those present."""
+        seqs = list(dict.fromkeys(seq for ack in acks for seq in ack.seqs))
+        removed: dict[int, int] = {}
+        for i in range(0, len(seqs), _ACK_CHUNK):
+            chunk = seqs[i:i + _ACK_CHUNK]
+            for seq, size in db.execute(
+                    f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})"
+                    " RETURNING seq, length(payload) + length(CAST(topic AS BLOB))", chunk):
+                removed[int(seq)] = int(size)
+        return removed
 
     def _insert(self, db: sqlite3.Connection, statement: str, width: int,
                 rows: list[tuple[object, ...]]) -> None:

@@ -53,6 +53,23 @@ async def test_ack_removes_and_ignores_unknown_ids(tmp_path: Path) -> None:
         assert outbox.stats().depth == 2
 
 
+async def test_acks_of_one_cycle_free_room_for_its_puts_and_count_each_id_once(
+        tmp_path: Path) -> None:
+    record = _record(0)
+    async with await Outbox.open(tmp_path / "o.sqlite3", max_records=3,
+                                 max_bytes=3 * record.size) as outbox:
+        seqs = await outbox.put_many([_record(i) for i in range(3)])  # full
+        # queued before the put (so applied before it, in its cycle or an earlier one)
+        first = outbox.submit_ack([seqs[0], seqs[1], 999_999])
+        again = outbox.submit_ack([seqs[1], seqs[2], seqs[2]])
+        (new,) = await outbox.submit_many([_record(3)])
+        assert (await first, await again) == (2, 1)
+        assert [r.seq for r in await outbox.pending()] == [new]
+        stats = outbox.stats()
+        assert (stats.depth, stats.bytes) == (1, record.size)
+        assert stats.records_acked_total == 3
+
+
 async def test_concurrent_puts_are_group_committed(tmp_path: Path) -> None:
     async with await Outbox.open(tmp_path / "o.sqlite3") as outbox:
         seqs = await asyncio.gather(*(outbox.put(f"t/{i}", b"x", key=str(i)) for i in range(200)))
