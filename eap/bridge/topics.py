@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from eap.errors import EapError
@@ -67,6 +67,9 @@ MAX_TOPIC_BYTES: Final = 65535
 MAX_LEVEL_BYTES: Final = 256
 """Our limit on one level (UTF-8 bytes), so that a topic stays well below MQTT's."""
 GATEWAY_LEVEL: Final = "_gateway"
+
+_REMEMBERED_TOPICS: Final = 4096
+"""Event topics :meth:`Topics.event` remembers before it starts over."""
 """The level of the EAP's own status, in place of an equipment id (ids may not start ``_``)."""
 
 _FORBIDDEN: Final = re.compile(r"[+#/\x00-\x1f\x7f-\x9f]")
@@ -203,6 +206,8 @@ class Topics:
     """The topics of one EAP (one UNS prefix)."""
 
     prefix: UnsPrefix
+    _events: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def _topic(self, *levels: str) -> str:
         topic = "/".join((str(self.prefix), *levels))
@@ -226,8 +231,16 @@ class Topics:
         return self._topic(self._eq(equipment_id), "status")
 
     def event(self, equipment_id: str, event_name: str) -> str:
-        """A collection event."""
-        return self._topic(self._eq(equipment_id), "event", encode_level(event_name, "event"))
+        """A collection event (the per-event path: built topics are remembered)."""
+        key = (equipment_id, event_name)
+        topic = self._events.get(key)
+        if topic is None:
+            topic = self._topic(self._eq(equipment_id), "event",
+                                encode_level(event_name, "event"))
+            if len(self._events) >= _REMEMBERED_TOPICS:
+                self._events.clear()
+            self._events[key] = topic
+        return topic
 
     def alarm(self, equipment_id: str, alarm_name: str) -> str:
         """An alarm's set/clear state (retained)."""

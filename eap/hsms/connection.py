@@ -633,7 +633,7 @@ class HsmsConnection:
                     f"reply {header.describe()} has malformed data: {exc}")))
             self._send_s9(7, header)  # S9F7 illegal data
             return
-        msg = SecsMessage(b2 & 0x7F, b3, bool(b2 & 0x80), item)
+        msg = SecsMessage(b2 & 0x7F, b3, bool(b2 & 0x80), item, body)
         if is_reply:
             events.append(ReplyReceived(msg, system))
             return

@@ -158,6 +158,7 @@ class EquipmentLink:
         self._log = log.bind(equipment=equipment_id)
         self._metric = _LinkMetrics(metrics, equipment_id) if metrics is not None else None
         self._last_status: EquipmentStatus | None = None
+        self._status_key: tuple[object, ...] = ()  # what _last_status was made from
         self._configured = False
         self._ready = asyncio.Event()
         self._state_changed = asyncio.Event()
@@ -214,9 +215,12 @@ class EquipmentLink:
 
     async def publish_status(self, *, force: bool = False) -> None:
         """Send the status north if it changed (or ``force``)."""
+        host = self.host
+        self._status_key = (host.session.state, host.communication_state, host.control_state,
+                            host.processing_state)
         status = self.status()
         if not force and status == self._last_status:
-            return  # called after every report: the usual case, kept cheap
+            return
         if self._metric is not None:
             m = self._metric
             m.connected.set(1 if self.connected else 0)
@@ -247,7 +251,10 @@ class EquipmentLink:
                 self._metric.events_received.inc()
             elif kind == "AlarmReport":
                 self._metric.alarms_received.inc()
-        await self.publish_status()
+        host = self.host  # the usual case, kept cheap: nothing the status shows changed
+        if (host.session.state, host.communication_state, host.control_state,
+                host.processing_state) != self._status_key:
+            await self.publish_status()
 
     async def _on_material(self, change: MaterialChange) -> None:
         await self.northbound.material(self.equipment_id, change)

@@ -11,7 +11,7 @@ layer carries those. ``SecsMessage`` is what the GEM layers build and receive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eap.errors import LocalProtocolError
 from eap.secs2.codec import decode, encode
@@ -29,12 +29,16 @@ class SecsMessage:
         function: 0..255; odd functions are primaries, even ones replies, 0 aborts.
         wbit: the primary expects a reply.
         body: the message text, or ``None`` for a header-only message.
+        received_body: the body's bytes exactly as they were received, when the message
+            was decoded from them (``None`` for a message built locally). Not part of the
+            message's value: equality and hashing ignore it.
     """
 
     stream: int
     function: int
     wbit: bool = False
     body: Item | None = None
+    received_body: bytes | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.stream <= 127:
@@ -58,10 +62,14 @@ class SecsMessage:
         return self.function + 1 if self.is_primary and self.wbit else None
 
     def encode_body(self) -> bytes:
-        """The body's bytes (empty for a header-only message)."""
+        """The body's bytes (empty for a header-only message). A received message's are
+        the bytes as received: the same body, though a peer may encode it differently from
+        us (more length bytes than needed, say)."""
+        if self.received_body is not None:
+            return self.received_body
         return b"" if self.body is None else encode(self.body)
 
     @classmethod
     def from_body_bytes(cls, stream: int, function: int, wbit: bool, data: bytes) -> SecsMessage:
         """Build from a received body (raises ``ItemDecodeError`` on malformed text)."""
-        return cls(stream, function, wbit, decode(data) if data else None)
+        return cls(stream, function, wbit, decode(data) if data else None, bytes(data))
