@@ -932,12 +932,29 @@ class _CoalescingSocket:
                 self._in, self._at = b"", 0
                 return data
             self._in, at = data, 0
-        self._at = at + size
-        return self._in[at:at + size]
+        chunk = self._in[at:at + size]  # fewer than `size` when the read ended mid-packet
+        self._at = at + len(chunk)
+        return chunk
 
     def pending(self) -> int:
         """Bytes read from the socket and not yet taken by paho."""
         return len(self._in) - self._at
+
+    def peek_puback(self, v5: bool) -> tuple[int, int, int] | None:
+        """``(packet identifier, reason code, size)`` of a whole PUBACK at the head of what
+        was read, without taking it (see :mod:`eap.bridge.paho_client`); else ``None``."""
+        buf, at = self._in, self._at
+        if len(buf) - at < 4 or buf[at] != 0x40:
+            return None
+        if buf[at + 1] == 2:
+            return (buf[at + 2] << 8) | buf[at + 3], 0, 4
+        if buf[at + 1] == 3 and v5 and len(buf) - at >= 5:
+            return (buf[at + 2] << 8) | buf[at + 3], buf[at + 4], 5
+        return None
+
+    def skip(self, size: int) -> None:
+        """Take ``size`` bytes that :meth:`peek_puback` showed."""
+        self._at += size
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
         self._out += data

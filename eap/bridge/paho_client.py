@@ -13,18 +13,23 @@ these objects were about a third of the EAP's event-loop time spent on MQTT (pro
 loop and settles an asyncio future on the PUBACK.
 
 :class:`LeanPublishClient` adds :meth:`~LeanPublishClient.publish_qos1`, which keeps
-paho's state exactly as ``publish`` does (the packet identifier from paho's
-``_mid_generate``, the message in ``_out_messages``, the in-flight count, the packet
-written by paho's ``_send_publish``) with a message that carries no condition, and
-overrides ``_handle_pubackcomp`` so that a PUBACK for such a message is read from its two
-or three bytes (packet identifier, MQTT 5 reason code) and handed to
-:attr:`~LeanPublishClient.on_puback` as ``(mid, reason_code)``. Everything else -- a
-PUBACK with properties, a PUBCOMP, a malformed packet, an identifier paho published itself
--- goes to paho's own handler unchanged.
+paho's state as ``publish`` does (the packet identifier from paho's ``_mid_generate``, the
+message in ``_out_messages``, the in-flight count, the packet queued with paho's
+``_packet_queue``) with a message that carries no condition, and writes the PUBLISH bytes
+paho's ``_send_publish`` would (the unit tests hold them byte for byte equal, v3.1.1 and v5,
+with properties). A PUBACK for such a message is taken from its two or three bytes (packet
+identifier, MQTT 5 reason code) and handed to :attr:`~LeanPublishClient.on_puback` as
+``(mid, reason_code)``: in ``_packet_read``, straight from the adapter's buffered socket
+when a whole PUBACK lies at the head of what was read (its ``peek_puback``), else in
+``_handle_pubackcomp`` once paho has read the packet. Everything else -- a PUBACK with
+properties, a PUBCOMP, a malformed packet, an identifier paho published itself -- goes
+to paho's own handlers unchanged.
 
-The override depends on paho's private names (``_out_messages``, ``_inflight_messages``,
-``_mid_generate``, ``_send_publish``, ``_in_packet``); ``pyproject.toml`` bounds paho below
-3, and the MQTT integration tests (Mosquitto and the embedded broker) run this path.
+The overrides depend on paho's private names (``_out_messages``, ``_inflight_messages``,
+``_mid_generate``, ``_packet_queue``, ``_packet_read``, ``_in_packet``,
+``_last_bytes_received``); ``pyproject.toml`` bounds paho below 3, and the unit tests
+(byte equality, PUBACK routing) and the MQTT integration tests (Mosquitto and the
+embedded broker) run these paths.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ __all__ = ["LeanPublishClient"]
 
 _PUBACK: Final = 0x40
 """First byte of a PUBACK (type 4, flags 0)."""
+
+_PUBLISH: Final = 0x30
+"""PUBLISH packet type (what paho's ``_packet_queue`` takes as the command)."""
 
 
 class _Info(paho.MQTTMessageInfo):
@@ -117,30 +125,79 @@ class LeanPublishClient(paho.Client):
                 return mid, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
             self._out_messages[mid] = message
             self._inflight_messages += 1
-            rc = self._send_publish(mid, topic, payload, 1, retain, False, message.info,
-                                    properties)
+            if self._sock is None:
+                rc = MQTTErrorCode.MQTT_ERR_NO_CONN
+            else:  # the bytes paho's _send_publish writes (the tests hold them equal)
+                rc = self._packet_queue(_PUBLISH, self._publish_packet(
+                    mid, topic, payload, retain, properties), mid, 1, message.info)
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 del self._out_messages[mid]
                 self._inflight_messages -= 1
         return mid, rc
+
+    def _publish_packet(self, mid: int, topic: bytes, payload: bytes, retain: bool,
+                        properties: Properties | None) -> bytearray:
+        """A QoS 1 PUBLISH (DUP 0): fixed header, topic, packet identifier, MQTT 5
+        properties, payload."""
+        tail = payload
+        length = 4 + len(topic) + len(payload)
+        if self._protocol == paho.MQTTv5:
+            packed = b"\x00" if properties is None else properties.pack()  # type: ignore[no-untyped-call]
+            length += len(packed)
+            tail = packed + payload
+        packet = bytearray((0x32 | retain,))
+        while True:  # the remaining length, 7 bits a byte
+            byte, length = length & 0x7F, length >> 7
+            if length:
+                packet.append(byte | 0x80)
+            else:
+                packet.append(byte)
+                break
+        packet += len(topic).to_bytes(2, "big")
+        packet += topic
+        packet += mid.to_bytes(2, "big")
+        packet += tail
+        return packet
+
+    def _packet_read(self) -> MQTTErrorCode:
+        # a whole PUBACK of a lean publish at the head of the socket's buffer is taken
+        # here; anything else (and anything half read) is paho's
+        peek = getattr(self._sock, "peek_puback", None)
+        if peek is not None and self._in_packet["command"] == 0 and self.on_puback is not None:
+            head = peek(self._protocol == paho.MQTTv5)
+            if head is not None:
+                mid, reason, size = head
+                if self._lean_puback(mid, reason, skip=size):
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+        result: MQTTErrorCode = super()._packet_read()
+        return result
+
+    def _lean_puback(self, mid: int, reason: int, *, skip: int = 0) -> bool:
+        """Settle a lean publish (``False``: ``mid`` is not one; nothing was done)."""
+        with self._out_message_mutex:
+            message = self._out_messages.get(mid)
+            if type(message) is not _Message:
+                return False
+            del self._out_messages[mid]
+            self._inflight_messages -= 1
+        if skip:
+            self._sock.skip(skip)  # type: ignore[union-attr]
+            with self._msgtime_mutex:
+                self._last_bytes_received = paho.time_func()
+        message.info._set_as_published()
+        on_puback = self.on_puback
+        assert on_puback is not None
+        on_puback(mid, reason)
+        return True
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
         packet = self._in_packet["packet"]
         on_puback = self.on_puback
         if (cmd == "PUBACK" and on_puback is not None
                 and (len(packet) == 2 or (len(packet) == 3 and self._protocol == paho.MQTTv5))
-                and self._in_packet["command"] == _PUBACK):
-            mid = (packet[0] << 8) | packet[1]
-            with self._out_message_mutex:
-                message = self._out_messages.get(mid)
-                if type(message) is _Message:
-                    del self._out_messages[mid]
-                    self._inflight_messages -= 1
-                    message.info._set_as_published()
-                else:
-                    message = None
-            if message is not None:
-                on_puback(mid, packet[2] if len(packet) == 3 else 0)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+                and self._in_packet["command"] == _PUBACK
+                and self._lean_puback((packet[0] << 8) | packet[1],
+                                      packet[2] if len(packet) == 3 else 0)):
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
         result: MQTTErrorCode = super()._handle_pubackcomp(cmd)
         return result

@@ -26,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from eap.bridge.mqtt_client import _CoalescingSocket
 from eap.bridge.paho_client import LeanPublishClient
 
 V311 = MQTTProtocolVersion.MQTTv311
@@ -195,7 +196,7 @@ PUBLISH_CASES = [
 
 @pytest.mark.parametrize(("protocol", "retain", "with_properties"), PUBLISH_CASES)
 @pytest.mark.parametrize("last_mid", [0, 299, 65535])
-@pytest.mark.parametrize("payload_size", [0, 5, 300])
+@pytest.mark.parametrize("payload_size", [0, 5, 300, 20_000])  # 1, 2 and 3 length bytes
 def test_publish_qos1_writes_what_paho_publish_writes(
     protocol: MQTTProtocolVersion, retain: bool, with_properties: bool, last_mid: int,
     payload_size: int,
@@ -546,3 +547,58 @@ def test_with_pahos_bound_set_publish_qos1_is_pahos_publish_and_a_puback_release
     assert [m for m, _, _ in calls.publishes] == [mid]
     assert len(sock.sent) > written  # the queued PUBLISH went out
     assert client._out_messages[info.mid].state == paho.mqtt_ms_wait_for_puback
+
+
+# -- PUBACKs taken straight from the adapter's buffered socket --------------------------------
+
+def _buffered(protocol: MQTTProtocolVersion) -> tuple[LeanPublishClient, _FakeSocket, _Calls]:
+    client, raw, calls = _lean(protocol)
+    client._sock = _CoalescingSocket(raw)  # type: ignore[arg-type]
+    return client, raw, calls
+
+
+def _read_all(client: LeanPublishClient) -> None:
+    sock = client._sock
+    assert isinstance(sock, _CoalescingSocket)
+    for _ in range(1000):
+        client.loop_read()
+        if not sock.pending():
+            return
+    raise AssertionError("loop_read did not drain the buffer")
+
+
+@pytest.mark.parametrize("protocol", [V311, V5])
+def test_pubacks_read_from_the_buffered_socket_settle_each_publish_once(
+        protocol: MQTTProtocolVersion) -> None:
+    client, raw, calls = _buffered(protocol)
+    mids = [client.publish_qos1(b"a/b", b"x")[0] for _ in range(5)]
+    plain = client.publish("a/plain", b"y", qos=1)  # paho's own message: paho's handler
+    reasons = [0, 0x10, 0x87, 0, 0] if protocol == V5 else [0] * 5
+    stream = b"".join(b"\x40" + _remaining(_puback(m, r if protocol == V5 and r else None))
+                      for m, r in zip(mids, reasons, strict=True))
+    stream += b"\x40" + _remaining(_puback(plain.mid))
+    stream += b"\x40" + _remaining(_puback(mids[0]))  # a repeat: nobody is told again
+    raw.inbox += stream[:7]  # a PUBACK cut in two reads
+    _read_all(client)
+    raw.inbox += stream[7:]
+    _read_all(client)
+    assert calls.pubacks == list(zip(mids, reasons, strict=True))
+    assert [m for m, _, _ in calls.publishes] == [plain.mid]
+    _assert_empty(client)
+
+
+def test_a_puback_with_properties_in_the_buffer_goes_to_paho() -> None:
+    client, raw, calls = _buffered(V5)
+    mid, _ = client.publish_qos1(b"a/b", b"x")
+    props = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+    props.ReasonString = "quota"
+    raw.inbox += b"\x40" + _remaining(_puback(mid, 0x97, props))
+    _read_all(client)
+    assert calls.pubacks == []
+    assert [(m, rc.value) for m, rc, _ in calls.publishes] == [(mid, 0x97)]
+    _assert_empty(client)
+
+
+def _remaining(body: bytes) -> bytes:
+    assert len(body) < 128
+    return bytes([len(body)]) + body
