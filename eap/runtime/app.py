@@ -17,21 +17,16 @@ numbers are copied into the Prometheus gauges.
 Readiness (``/readyz``): connected to the broker and the outbox below 90 % of its bounds.
 An equipment that is down does not make the EAP unready (its status says so).
 
-**GIL switch interval.** While it runs, the EAP sets the interpreter's switch interval to
-0.5 ms (Python's default is 5 ms) and restores it on stop. The outbox's SQLite worker
-releases the GIL in every SQLite call and must take it back from the event loop, which
-under load holds it until the interval forces a switch: at 5 ms a group commit of a few
-statements waited tens of milliseconds for the GIL (a 200-record commit against a busy
-loop thread, standalone: median 28 ms at 5 ms, 5.4 ms at 0.5 ms), and every report of the
-cycle waited with it before its S6F12. A forced switch happens only while another thread
-waits, so the loop pays nothing when the worker is idle.
+**Interpreter settings.** While it runs, the EAP sets a 0.5 ms GIL switch interval and
+raises the garbage collector's first threshold, and freezes its start-up objects
+(:mod:`eap.runtime.interpreter` explains both and gives the measurements); stop restores
+the interpreter's previous settings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +48,7 @@ from eap.hsms.parameters import ConnectMode
 from eap.plc.link_status import with_plc_link
 from eap.runtime.config import EapConfig, EquipmentConfig
 from eap.runtime.health import HealthServer, Metrics
+from eap.runtime.interpreter import InterpreterSettings
 from eap.runtime.supervisor import EquipmentLink, LinkSettings, Supervisor
 
 if TYPE_CHECKING:  # eap.plc.equipment imports asyncua: only when a plc: entry exists
@@ -64,8 +60,6 @@ log = structlog.get_logger(__name__)
 
 _FULL_SHARE: Final = 0.9
 
-SWITCH_INTERVAL: Final = 0.0005
-"""Seconds: the interpreter's GIL switch interval while the EAP runs (see the module)."""
 
 
 def _version() -> str:
@@ -135,7 +129,7 @@ class Eap:
         self.commands: CommandService | None = None
         self.health: HealthServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._switch_interval: float | None = None  # the interpreter's, before start()
+        self._interpreter = InterpreterSettings()
         self._gateway_seq = 0
 
     @property
@@ -153,9 +147,7 @@ class Eap:
     async def start(self) -> None:
         """Start every part (see the module for the order)."""
         cfg = self.config
-        if self._switch_interval is None:
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(SWITCH_INTERVAL)
+        self._interpreter.apply()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = await Outbox.in_state_dir(self.state_dir,
                                                 max_records=cfg.outbox.max_records,
@@ -193,6 +185,7 @@ class Eap:
             self.health = HealthServer(self.metrics, self.readiness, cfg.metrics.host,
                                        self._metrics_port)
             await self.health.start()
+        self._interpreter.freeze()  # what start-up built lives as long as the process
         log.info("eap_started", equipment=len(links), broker=f"{cfg.mqtt.host}:{cfg.mqtt.port}",
                  prefix=str(cfg.uns.prefix), state_dir=str(self.state_dir),
                  outbox_pending=self.outbox.stats().depth)
@@ -295,9 +288,7 @@ class Eap:
             await self.client.close()
         if self.outbox is not None:
             await self.outbox.close()
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
+        self._interpreter.restore()
         log.info("eap_stopped")
 
     async def _drain(self, seconds: float) -> None:

@@ -8,6 +8,7 @@ client that records what is published and sends commands. Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -29,9 +30,10 @@ from eap.gem.equipment import GemEquipment
 from eap.gem.equipment_session import GemEquipmentServer
 from eap.gem.model import EquipmentModel
 from eap.hsms.parameters import HsmsParameters
-from eap.runtime.app import Eap, SWITCH_INTERVAL
+from eap.runtime.app import Eap
 from eap.runtime.config import load_config
 from eap.runtime.demo import EXAMPLE_MODEL
+from eap.runtime.interpreter import GC_THRESHOLDS, SWITCH_INTERVAL
 from tests.mes_client import Mes, mes_client, persistent_session, PREFIX, WAIT
 from tests.mosquitto import Mosquitto
 from tests.system_tools import RequireTool
@@ -102,18 +104,22 @@ async def line(tmp_path: Path, mosquitto: Mosquitto) -> AsyncIterator[Line]:
                     await s.stop()
 
 
-async def test_the_eap_shortens_the_gil_switch_interval_while_it_runs(
+async def test_the_eap_runs_with_its_interpreter_settings_and_restores_them(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
-    before = sys.getswitchinterval()
-    assert before != SWITCH_INTERVAL
+    before = (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count())
+    assert before[:2] != (SWITCH_INTERVAL, GC_THRESHOLDS)
     eap = Eap(load_config(write_config(tmp_path, mosquitto, {})))
     async with asyncio.timeout(WAIT):
         await eap.start()
         try:
             assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > before[2]  # start-up objects frozen
         finally:
             await eap.stop()
-    assert sys.getswitchinterval() == pytest.approx(before)
+    assert sys.getswitchinterval() == pytest.approx(before[0])
+    assert gc.get_threshold() == before[1]
+    assert gc.get_freeze_count() == 0
 
 
 async def test_events_alarms_and_status_arrive_on_the_documented_topics(line: Line) -> None:
