@@ -164,6 +164,10 @@ def _equipment_main(conn: Connection, n: int, model_path: str) -> None:
     _child_setup(None)
     import uvloop
 
+    from eap.runtime.interpreter import InterpreterSettings
+
+    InterpreterSettings().apply()  # as `eap simulate` runs equipment
+
     try:
         uvloop.run(_equipment(conn, n, model_path))
     finally:

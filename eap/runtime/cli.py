@@ -102,12 +102,20 @@ async def _host(host: str, port: int, device_id: int) -> int:
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
+    """Run a long-lived main job (EAP, simulators, demo) with the interpreter settings of
+    :mod:`eap.runtime.interpreter`."""
+    from eap.runtime.interpreter import InterpreterSettings
+
+    settings = InterpreterSettings()
+    settings.apply()
     try:
         import uvloop
 
         return uvloop.run(coro)
     except ImportError:  # pragma: no cover - Windows
         return asyncio.run(coro)
+    finally:
+        settings.restore()
 
 
 def _asyncapi(config_path: str | None) -> int:
