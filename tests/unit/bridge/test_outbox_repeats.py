@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from eap.bridge.northbound import UnsNorthbound
-from eap.bridge.outbox import NewRecord, Outbox, RECEIVED_WINDOW
+from eap.bridge.outbox import NewRecord, Outbox, RECEIVED_WINDOW, SCHEMA_VERSION
 from eap.bridge.topics import Topics, UnsPrefix
 from eap.gem.host import AlarmReport, EventReport
 from eap.gem.model import EquipmentModel
@@ -60,6 +61,66 @@ async def test_sources_survive_a_reopen(tmp_path: Path) -> None:
     async with await Outbox.open(path) as outbox:
         assert await outbox.put_many([_record(2, b"s1")]) == [first]
         assert len(await outbox.pending()) == 1
+
+
+async def test_the_window_is_the_same_after_a_reopen(tmp_path: Path) -> None:
+    """What the table keeps is what memory keeps: after a reopen the oldest source of a
+    full window is forgotten and the newest remembered, per key."""
+    path = tmp_path / "o.sqlite3"
+    async with await Outbox.open(path) as outbox:
+        for start in range(0, RECEIVED_WINDOW + 10, 300):
+            await outbox.put_many([_record(i, b"s%d" % i) for i in range(start, start + 300)
+                                   if i < RECEIVED_WINDOW + 10])
+        (other,) = await outbox.put_many([_record(0, b"s0", "EQ-2")])
+    async with await Outbox.open(path) as outbox:
+        before = outbox.stats().records_put_total
+        newest = await outbox.put_many([_record(-1, b"s%d" % (RECEIVED_WINDOW + 9))])
+        assert outbox.stats().repeats_total == 1
+        assert await outbox.put_many([_record(-2, b"s0", "EQ-2")]) == [other]
+        assert outbox.stats().repeats_total == 2
+        forgotten = await outbox.put_many([_record(-3, b"s9")])  # 10 fell out of EQ-1's
+        assert forgotten[0] > newest[0]
+        assert outbox.stats().records_put_total == before + 1
+    db = sqlite3.connect(path)
+    try:
+        (count,) = db.execute("SELECT count(*) FROM received WHERE key = 'EQ-1'").fetchone()
+    finally:
+        db.close()
+    assert count == RECEIVED_WINDOW
+
+
+async def test_a_schema_1_file_is_converted_and_keeps_its_records_and_sources(
+        tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
+            qos INTEGER NOT NULL CHECK (qos IN (0, 1, 2)), retain INTEGER NOT NULL,
+            key TEXT NOT NULL, enqueued_at REAL NOT NULL);
+        CREATE TABLE received (key TEXT NOT NULL, source BLOB NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (key, source)) WITHOUT ROWID;
+        CREATE INDEX received_by_key ON received (key, seq);
+        INSERT INTO outbox VALUES (7, 't/EQ-1/7', x'01', 1, 0, 'EQ-1', 1.0);
+        INSERT INTO received VALUES ('EQ-1', x'aa', 5), ('EQ-1', x'bb', 7);
+        PRAGMA user_version=1;
+    """)
+    db.close()
+    async with await Outbox.open(path) as outbox:
+        assert [r.seq for r in await outbox.pending()] == [7]
+        assert await outbox.put_many([_record(1, b"\xaa")]) == [5]  # acked long ago
+        assert await outbox.put_many([_record(2, b"\xbb")]) == [7]
+        (new,) = await outbox.put_many([_record(3, b"\xcc")])
+        assert new > 7
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT seq, key, source FROM received ORDER BY seq").fetchall() == [
+            (5, "EQ-1", b"\xaa"), (7, "EQ-1", b"\xbb"), (new, "EQ-1", b"\xcc")]
+        assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'received%'"
+                          ).fetchall() == [("received",)]
+    finally:
+        db.close()
 
 
 async def test_only_the_last_window_of_sources_is_remembered(tmp_path: Path) -> None:
