@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from eap.bridge.northbound import UnsNorthbound
-from eap.bridge.outbox import NewRecord, Outbox, RECEIVED_WINDOW, SCHEMA_VERSION
+from eap.bridge.outbox import _FORGET_BATCH, NewRecord, Outbox, RECEIVED_WINDOW, SCHEMA_VERSION
 from eap.bridge.topics import Topics, UnsPrefix
 from eap.gem.host import AlarmReport, EventReport
 from eap.gem.model import EquipmentModel
@@ -81,6 +81,8 @@ async def test_the_window_is_the_same_after_a_reopen(tmp_path: Path) -> None:
         forgotten = await outbox.put_many([_record(-3, b"s9")])  # 10 fell out of EQ-1's
         assert forgotten[0] > newest[0]
         assert outbox.stats().records_put_total == before + 1
+    async with await Outbox.open(path):  # rows of forgotten sources go in batches, or here
+        pass
     db = sqlite3.connect(path)
     try:
         (count,) = db.execute("SELECT count(*) FROM received WHERE key = 'EQ-1'").fetchone()
@@ -180,3 +182,20 @@ async def test_a_cycle_larger_than_one_statement_keeps_order_and_finds_repeats_i
         pending = await outbox.pending(limit=1000)
         assert [r.payload for r in pending] == [b"payload 0"] + [r.payload for r in records]
         assert outbox.stats().repeats_total == 2
+
+
+async def test_rows_of_forgotten_sources_are_deleted_in_batches_so_the_table_stays_bounded(
+        tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    n = RECEIVED_WINDOW + 2 * _FORGET_BATCH + 10
+    async with await Outbox.open(path) as outbox:
+        for start in range(0, n, 500):
+            await outbox.put_many([_record(i, b"s%d" % i)
+                                   for i in range(start, min(n, start + 500))])
+        db = sqlite3.connect(path)  # a second reader of the WAL file sees what is committed
+        try:
+            (count,) = db.execute("SELECT count(*) FROM received").fetchone()
+        finally:
+            db.close()
+        assert RECEIVED_WINDOW <= count <= RECEIVED_WINDOW + _FORGET_BATCH + 500
+        assert outbox.stats().repeats_total == 0
