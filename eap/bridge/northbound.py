@@ -135,9 +135,12 @@ class UnsNorthbound:
         seq = self._next_seq(equipment)
         if isinstance(report, EventReport):  # the per-event path: no model object
             body = event_payload_json(report, model, seq, sml=self.sml)
-            await self._durable(self._submit(
-                equipment, self.topics.event(equipment, report.name), body, TopicKind.EVENT,
-                _source(report)))
+            submitted = self._submit(equipment, self.topics.event(equipment, report.name),
+                                     body, TopicKind.EVENT, _source(report))
+            try:
+                await submitted[1]  # _durable's usual case, without its frame
+            except OutboxFullError:
+                await self._durable(submitted)
             return
         payload = report_payload(report, model, seq, sml=self.sml)
         match payload:

@@ -148,6 +148,11 @@ _log = structlog.get_logger("eap.gem.host")
 Id: TypeAlias = int | str
 """An identifier as it travels (CEID, RPTID, VID, ALID ...): integer or text."""
 
+_S6F12_ACCEPTED: Final = SecsMessage(6, 12, False, B(0))
+"""The usual answer to an event report (messages and items are immutable: one is shared)."""
+
+_S5F2_ACCEPTED: Final = SecsMessage(5, 2, False, B(0))
+
 DEFAULT_ESTABLISH_TIMEOUT: Final = 10.0
 DEFAULT_INQUIRE_THRESHOLD: Final = 4096
 
@@ -1529,12 +1534,13 @@ class GemHost:
         self._control.event_reported(
             "EquipmentOffline" if report.name == "EquipmentOffLine" else report.name
         )
-        await self._deliver(report)
+        if self.before_ack is not None:  # _deliver, inline: the per-event path
+            await self.before_ack(report)  # raising aborts the transaction (SxF0)
         for sub in list(self._event_subscribers):
             await sub.put(report)
         for cb in list(self._event_callbacks):
             await _call(cb, report, "on_event")
-        return SecsMessage(6, 12, False, B(0))
+        return _S6F12_ACCEPTED
 
     async def _receive_alarm(self, message: SecsMessage) -> SecsMessage:
         alcd_item, alid_item, altx = reply_list(message.body, 3)
@@ -1545,7 +1551,7 @@ class GemHost:
         await self._deliver(report)
         for cb in list(self._alarm_callbacks):
             await _call(cb, report, "on_alarm")
-        return SecsMessage(5, 2, False, B(0))
+        return _S5F2_ACCEPTED
 
     async def _receive_trace(self, message: SecsMessage) -> SecsMessage:
         trid_item, smpln, stime, values = reply_list(message.body, 4)
