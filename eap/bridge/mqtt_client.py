@@ -459,11 +459,7 @@ class MqttClient:
             MqttDisconnected: not connected.
         """
         await self._window.acquire()
-        try:
-            return self._send(topic, payload, qos, retain, properties)
-        except BaseException:
-            self._window.release()
-            raise
+        return self._send_in_slot(topic, payload, qos, retain, properties)
 
     def try_start_publish(
         self,
@@ -480,6 +476,13 @@ class MqttClient:
         """
         if not self._window.try_acquire():
             return None
+        return self._send_in_slot(topic, payload, qos, retain, properties)
+
+    def _send_in_slot(
+        self, topic: str, payload: bytes, qos: int, retain: bool,
+        properties: PublishProperties | None,
+    ) -> asyncio.Future[None]:
+        """:meth:`_send` with a window slot taken: the slot is given back if nothing went."""
         try:
             return self._send(topic, payload, qos, retain, properties)
         except BaseException:
