@@ -67,10 +67,10 @@ MAX_TOPIC_BYTES: Final = 65535
 MAX_LEVEL_BYTES: Final = 256
 """Our limit on one level (UTF-8 bytes), so that a topic stays well below MQTT's."""
 GATEWAY_LEVEL: Final = "_gateway"
+"""The level of the EAP's own status, in place of an equipment id (ids may not start ``_``)."""
 
 _REMEMBERED_TOPICS: Final = 4096
 """Event topics :meth:`Topics.event` remembers before it starts over."""
-"""The level of the EAP's own status, in place of an equipment id (ids may not start ``_``)."""
 
 _FORBIDDEN: Final = re.compile(r"[+#/\x00-\x1f\x7f-\x9f]")
 _ENCODE: Final = re.compile(r"[%+#/\x00-\x1f\x7f-\x9f]")

@@ -215,9 +215,7 @@ class EquipmentLink:
 
     async def publish_status(self, *, force: bool = False) -> None:
         """Send the status north if it changed (or ``force``)."""
-        host = self.host
-        self._status_key = (host.session.state, host.communication_state, host.control_state,
-                            host.processing_state)
+        self._status_key = self._status_inputs()
         status = self.status()
         if not force and status == self._last_status:
             return
@@ -251,10 +249,14 @@ class EquipmentLink:
                 self._metric.events_received.inc()
             elif kind == "AlarmReport":
                 self._metric.alarms_received.inc()
-        host = self.host  # the usual case, kept cheap: nothing the status shows changed
-        if (host.session.state, host.communication_state, host.control_state,
-                host.processing_state) != self._status_key:
+        if self._status_inputs() != self._status_key:  # usually nothing the status shows
             await self.publish_status()
+
+    def _status_inputs(self) -> tuple[object, ...]:
+        """What :meth:`status` is made from (compared after every report: kept cheap)."""
+        host = self.host
+        return (host.session.state, host.communication_state, host.control_state,
+                host.processing_state)
 
     async def _on_material(self, change: MaterialChange) -> None:
         await self.northbound.material(self.equipment_id, change)
